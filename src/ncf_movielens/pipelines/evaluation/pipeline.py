@@ -7,7 +7,7 @@ from .nodes import compare_models, evaluate_model
 
 #: Models the study compares; each has a ``<name>.model`` catalog entry and
 #: ``<name>.evaluation`` parameters, and its metrics land in ``<name>_metrics``.
-MODELS = ("ncf", "lightfm")
+MODELS = ("ncf", "lightfm", "most_popular", "ease")
 
 
 def evaluation_template() -> Pipeline:

@@ -1,0 +1,147 @@
+"""Nodes of the data engineering pipeline, on synthetic data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from ncf_movielens.pipelines.data_engineering.nodes import (
+    binarize_ratings,
+    long_to_matrix,
+    matrix_to_long,
+    parse_movies,
+    parse_ratings,
+    split_ratings,
+)
+from ncf_movielens.synthetic import make_movies, make_ratings, to_raw_files
+
+
+def _allbut(lines: list[str], first: int, last: int) -> tuple[list[str], list[str]]:
+    """GroupLens allbut.pl, line by line: a user's ratings number ``first`` to
+    ``last`` in file order go to test, the rest to base."""
+    seen: dict[str, int] = {}
+    base, test = [], []
+    for line in lines:
+        user = line.split("\t")[0]
+        seen[user] = seen.get(user, 0) + 1
+        (test if first <= seen[user] <= last else base).append(line)
+    return base, test
+
+
+@pytest.fixture
+def ratings() -> pd.DataFrame:
+    # 30 users with at least 25 ratings each, interleaved in file order.
+    return make_ratings(n_users=30, n_items=200, n_ratings=1500, seed=3)
+
+
+def test_parse_ratings_keeps_file_order(raw_files):
+    ratings = parse_ratings(raw_files)
+    first_line = raw_files["u.data"].split(b"\n")[0].split(b"\t")
+    assert list(ratings.columns) == ["user_id", "item_id", "rating", "timestamp"]
+    assert ratings.iloc[0].tolist() == [int(v) for v in first_line]
+    assert len(ratings) == raw_files["u.data"].count(b"\n")
+    assert all(dtype == np.int64 for dtype in ratings.dtypes)
+
+
+def test_parse_movies_joins_genre_names():
+    movies = make_movies(5, seed=1)
+    movies.iloc[0, 5:] = 0
+    movies.loc[0, "g1"] = 1  # Action
+    movies.loc[0, "g18"] = 1  # Western
+    parsed = parse_movies(to_raw_files(make_ratings(3, 5, 6), movies))
+    assert list(parsed.columns) == ["item_id", "title", "genres"]
+    assert parsed.loc[0, "genres"] == "Action|Western"
+    assert parsed.loc[0, "title"] == "Movie 1 (1995)"
+    assert parsed["item_id"].tolist() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(("strategy", "first", "last"), [("ua", 1, 10), ("ub", 11, 20)])
+def test_ua_ub_split_matches_allbut(ratings, strategy, first, last):
+    raw = to_raw_files(ratings, make_movies(200))
+    lines = raw["u.data"].decode().splitlines()
+    base, test = _allbut(lines, first, last)
+
+    train_df, test_df = split_ratings(
+        parse_ratings(raw), {"strategy": strategy, "test_size": 10}
+    )
+
+    def as_lines(df: pd.DataFrame) -> list[str]:
+        return sorted(df.astype(str).agg("\t".join, axis=1))
+
+    assert as_lines(test_df) == sorted(test)
+    assert as_lines(train_df) == sorted(base)
+
+
+def test_temporal_split_holds_out_latest(ratings):
+    train, test = split_ratings(ratings, {"strategy": "temporal", "test_size": 3})
+    assert test.groupby("user_id").size().max() == 3
+    latest_train = train.groupby("user_id")["timestamp"].max()
+    earliest_test = test.groupby("user_id")["timestamp"].min()
+    assert (earliest_test >= latest_train.reindex(earliest_test.index)).all()
+
+
+def test_random_split_is_seeded(ratings):
+    options = {"strategy": "random", "test_size": 4, "seed": 7}
+    first = split_ratings(ratings, options)[1]
+    again = split_ratings(ratings, options)[1]
+    other = split_ratings(ratings, {**options, "seed": 8})[1]
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
+    assert (first.groupby("user_id").size() == 4).all()
+
+
+def test_unknown_split_strategy_is_refused(ratings):
+    with pytest.raises(ValueError, match="strategy 'nope' is unknown"):
+        split_ratings(ratings, {"strategy": "nope"})
+
+
+def test_binarize_keeps_ratings_at_or_above_threshold():
+    train = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 3],
+            "item_id": [1, 2, 2, 4],
+            "rating": [3, 2, 5, 1],
+            "timestamp": 0,
+        }
+    )
+    test = pd.DataFrame({"user_id": [2], "item_id": [3], "rating": [4], "timestamp": 0})
+    train_m, test_m = binarize_ratings(train, test, {"min_rating": 3.0})
+    assert train_m.shape == test_m.shape == (3, 4)
+    assert sp.isspmatrix_csr(train_m)
+    assert train_m.toarray().tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
+    assert test_m.toarray().tolist() == [[0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
+    assert train_m.dtype == np.int8
+
+
+def test_binarize_min_rating_zero_keeps_everything(ratings):
+    train, test = split_ratings(ratings, {"strategy": "ua", "test_size": 10})
+    train_m, test_m = binarize_ratings(train, test, {"min_rating": 0})
+    assert train_m.nnz == len(train) and test_m.nnz == len(test)
+
+
+def test_all_pairs_long_table_is_the_seeds():
+    matrix = sp.csr_matrix(np.array([[1, 0, 1], [0, 0, 0]], dtype=np.int8))
+    long = matrix_to_long(matrix, {"mode": "all_pairs"})
+    assert len(long) == 6
+    assert long["interaction"].tolist() == [1, 0, 1, 0, 0, 0]
+    assert long["user_id"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert long["item_id"].tolist() == [0, 1, 2, 0, 1, 2]
+
+
+def test_positives_long_table_and_round_trip():
+    rng = np.random.default_rng(0)
+    matrix = sp.random(20, 30, density=0.1, format="csr", random_state=rng)
+    matrix.data[:] = 1
+    matrix = matrix.astype(np.int8)
+    for mode in ("positives", "all_pairs"):
+        long = matrix_to_long(matrix, {"mode": mode})
+        back = long_to_matrix(long, matrix.shape)
+        assert (back != matrix).nnz == 0
+    assert len(matrix_to_long(matrix, {"mode": "positives"})) == matrix.nnz
+
+
+def test_unknown_reshape_mode_is_refused():
+    with pytest.raises(ValueError, match="mode 'wide' is unknown"):
+        matrix_to_long(sp.csr_matrix((2, 2)), {"mode": "wide"})
