@@ -9,12 +9,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from matplotlib.figure import Figure
 
 from ncf_movielens.metrics import (
     SEED_DESCRIPTION,
     STANDARD_DESCRIPTION,
     evaluate_scores,
 )
+from ncf_movielens.pipelines.lightfm.nodes import train_lightfm
+from ncf_movielens.pipelines.ncf.nodes import train_ncf
 from ncf_movielens.scoring import iter_user_batches
 
 logger = logging.getLogger(__name__)
@@ -80,32 +83,190 @@ def evaluate_model(
     return metrics
 
 
+def _extra_seeds(seed: int, seeds: int) -> list[int]:
+    """The seeds after the main run's: ``seed + 1 .. seed + seeds - 1``."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    return [seed + offset for offset in range(1, seeds)]
+
+
+def evaluate_ncf_seeds(
+    model_input_table: pd.DataFrame,
+    train_matrix: sp.csr_matrix,
+    test_matrix: sp.csr_matrix,
+    model_options: dict[str, Any],
+    training_options: dict[str, Any],
+    evaluation_options: dict[str, Any],
+    evaluation: dict[str, Any],
+    seeds: int,
+) -> list[dict[str, Any]]:
+    """NCF retrained and evaluated with each extra seed (none when ``seeds`` is 1)."""
+    results = []
+    for seed in _extra_seeds(training_options["seed"], seeds):
+        logger.info("NCF: extra run with seed %d", seed)
+        model, _ = train_ncf(
+            model_input_table,
+            train_matrix,
+            model_options,
+            {**training_options, "seed": seed},
+        )
+        metrics = evaluate_model(
+            model, train_matrix, test_matrix, evaluation_options, evaluation
+        )
+        results.append({**metrics, "seed": seed})
+    return results
+
+
+def evaluate_lightfm_seeds(
+    train_matrix: sp.csr_matrix,
+    test_matrix: sp.csr_matrix,
+    model_options: dict[str, Any],
+    training_options: dict[str, Any],
+    evaluation_options: dict[str, Any],
+    evaluation: dict[str, Any],
+    seeds: int,
+) -> list[dict[str, Any]]:
+    """LightFM refitted and evaluated with each extra seed (none when ``seeds`` is 1)."""
+    results = []
+    for seed in _extra_seeds(training_options["seed"], seeds):
+        logger.info("LightFM: extra run with seed %d", seed)
+        model = train_lightfm(
+            train_matrix, model_options, {**training_options, "seed": seed}
+        )
+        metrics = evaluate_model(
+            model, train_matrix, test_matrix, evaluation_options, evaluation
+        )
+        results.append({**metrics, "seed": seed})
+    return results
+
+
+def _runs(inputs: tuple[dict | list[dict], ...]) -> dict[str, list[dict[str, Any]]]:
+    """Metrics per model label, one entry per run (seed); inputs are a model's
+    main metrics or lists of its metrics over extra seeds."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for item in inputs:
+        for metrics in item if isinstance(item, list) else [item]:
+            runs.setdefault(metrics["model"], []).append(metrics)
+    return runs
+
+
+def _flat(metrics: dict[str, Any]) -> dict[str, float]:
+    return {
+        f"{protocol}/{name}": value
+        for protocol, values in metrics["protocols"].items()
+        for name, value in values.items()
+        if name not in ("description", "users")
+    }
+
+
+def _cell(mean: float, std: float, runs: int) -> str:
+    return f"{mean:.4f} ± {std:.4f}" if runs > 1 else f"{mean:.4f}"
+
+
+def _markdown(
+    summary: dict[str, dict[str, dict[str, float]]], protocols: dict[str, str]
+) -> str:
+    """One Markdown table per protocol, models as rows, metrics as columns."""
+    lines = ["# Model comparison", ""]
+    for protocol, description in protocols.items():
+        columns = [
+            key
+            for key in next(iter(summary.values()))
+            if key.startswith(f"{protocol}/")
+        ]
+        lines += [f"## Protocol `{protocol}`", "", description, ""]
+        names = [key.split("/", 1)[1] for key in columns]
+        lines.append("| model | runs | " + " | ".join(names) + " |")
+        lines.append("|---|---|" + "---|" * len(names))
+        for model, metrics in summary.items():
+            runs = int(metrics[columns[0]]["runs"])
+            cells = [
+                _cell(metrics[key]["mean"], metrics[key]["std"], runs)
+                for key in columns
+            ]
+            lines.append(f"| {model} | {runs} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append("Runs > 1 show mean ± standard deviation over seeds.")
+    return "\n".join(lines) + "\n"
+
+
 def compare_models(
-    *model_metrics: dict[str, Any],
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """One row per model, one column per ``protocol/metric``; logs the table."""
-    rows = {}
-    for metrics in model_metrics:
-        row = {}
-        for protocol, values in metrics["protocols"].items():
-            for name, value in values.items():
-                if name not in ("description", "users"):
-                    row[f"{protocol}/{name}"] = value
-        rows[metrics["model"]] = row
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "model"
+    *model_metrics: dict[str, Any] | list[dict[str, Any]],
+) -> tuple[dict[str, Any], pd.DataFrame, str]:
+    """Put every model side by side, averaging over seeds where a model ran with
+    more than one.
+
+    Returns the comparison as JSON-ready data, a table with models as rows and
+    ``protocol/metric`` columns (plus ``<column> std`` columns when any model
+    has several runs), and the same as Markdown, one table per protocol.
+    """
+    runs = _runs(model_metrics)
     protocols = {
         protocol: values["description"]
-        for metrics in model_metrics
-        for protocol, values in metrics["protocols"].items()
+        for metrics_list in runs.values()
+        for protocol, values in metrics_list[0]["protocols"].items()
     }
-    logger.info(
-        "Model comparison (one column per model)\n%s\nProtocols:\n%s",
-        table.T.round(4).to_string(),
-        "\n".join(f"  {text}" for text in protocols.values()),
-    )
-    comparison = {
-        "protocols": protocols,
-        "models": {name: row for name, row in rows.items()},
-    }
-    return comparison, table.reset_index()
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for model, metrics_list in runs.items():
+        rows = pd.DataFrame([_flat(metrics) for metrics in metrics_list])
+        summary[model] = {
+            key: {
+                "mean": float(rows[key].mean()),
+                "std": float(rows[key].std(ddof=1)) if len(rows) > 1 else 0.0,
+                "runs": len(rows),
+            }
+            for key in rows.columns
+        }
+    table = pd.DataFrame(
+        {
+            model: {key: v["mean"] for key, v in m.items()}
+            for model, m in summary.items()
+        }
+    ).T
+    if any(len(metrics_list) > 1 for metrics_list in runs.values()):
+        stds = pd.DataFrame(
+            {
+                model: {f"{k} std": v["std"] for k, v in m.items()}
+                for model, m in summary.items()
+            }
+        ).T
+        table = pd.concat([table, stds], axis=1)
+    table.insert(0, "runs", [len(runs[model]) for model in table.index])
+    table.index.name = "model"
+    for protocol in protocols:
+        view = table[[c for c in table.columns if c.startswith(f"{protocol}/")]]
+        logger.info(
+            "Model comparison, protocol %r (one column per model; mean over %s run(s))\n%s",
+            protocol,
+            "/".join(str(n) for n in table["runs"]),
+            view.T.round(4).to_string(),
+        )
+    comparison = {"protocols": protocols, "models": summary}
+    return comparison, table.reset_index(), _markdown(summary, protocols)
+
+
+def plot_comparison(
+    ncf_training_history: dict[str, Any], *model_metrics: dict[str, Any]
+) -> Figure:
+    """Precision@k and recall@k for k = 1..curve_k (standard protocol), one
+    line per model, and NCF's training curves."""
+    # A bare Figure, not pyplot: no global state, no display backend needed.
+    figure = Figure(figsize=(15, 4.5))
+    ax_p, ax_r, ax_loss = figure.subplots(1, 3)
+    for metrics in model_metrics:
+        curves = metrics["curves"]
+        ax_p.plot(curves["k"], curves["precision"], marker=".", label=metrics["model"])
+        ax_r.plot(curves["k"], curves["recall"], marker=".", label=metrics["model"])
+    for axis, name in ((ax_p, "precision@k"), (ax_r, "recall@k")):
+        axis.set(xlabel="k", ylabel=name, title=f"{name} (standard protocol)")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    history = ncf_training_history["history"]
+    epochs = range(1, len(history["loss"]) + 1)
+    ax_loss.plot(epochs, history["loss"], marker="o", label="loss")
+    ax_loss.plot(epochs, history["val_loss"], marker="o", label="val_loss")
+    ax_loss.set(xlabel="epoch", ylabel="binary cross-entropy", title="NCF training")
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend()
+    figure.tight_layout()
+    return figure

@@ -22,5 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         namespace="ncf",
         inputs={"model_input_table", "train_matrix"},
+        # Un-dotted: the report outside this namespace plots it.
+        outputs={"training_history": "ncf_training_history"},
         tags=["ncf", "training"],
     )

@@ -1,0 +1,77 @@
+"""Recommendations: each user's top unseen movies per model, with titles, and a
+readable view of one user's lists."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ncf_movielens.metrics import top_k_indices
+from ncf_movielens.scoring import iter_user_batches
+
+logger = logging.getLogger(__name__)
+
+
+def recommend_top_k(
+    model: Any,
+    train_matrix: sp.csr_matrix,
+    movies: pd.DataFrame,
+    recommend: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> pd.DataFrame:
+    """Every user's ``stored_top_k`` best movies that are not in their train
+    data: (model, user_id, rank, item_id, title, score), 1-based ids."""
+    k = recommend["stored_top_k"]
+    n_users, n_items = train_matrix.shape
+    parts = []
+    for users, scores in iter_user_batches(
+        model, n_users, n_items, recommend["batch_size"]
+    ):
+        rows, cols = train_matrix[users].nonzero()
+        scores[rows, cols] = -np.inf
+        top = top_k_indices(scores, k)
+        width = top.shape[1]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "user_id": np.repeat(users + 1, width),
+                    "rank": np.tile(np.arange(1, width + 1), len(users)),
+                    "item_id": top.ravel() + 1,
+                    "score": np.take_along_axis(scores, top, axis=1).ravel(),
+                }
+            )
+        )
+    table = pd.concat(parts, ignore_index=True)
+    table = table[np.isfinite(table["score"])]  # users who have seen nearly all
+    titles = movies.set_index("item_id")["title"]
+    table.insert(0, "model", evaluation["label"])
+    table.insert(4, "title", table["item_id"].map(titles).fillna("(unknown title)"))
+    return table.reset_index(drop=True)
+
+
+def show_user_recommendations(
+    recommend: dict[str, Any], *recommendations: pd.DataFrame
+) -> pd.DataFrame:
+    """One user's top ``top_k`` per model, as a table with one column per model;
+    logged so that ``kedro run --pipelines=recommend`` prints it."""
+    user_id, k = int(recommend["user_id"]), int(recommend["top_k"])
+    every = pd.concat(recommendations, ignore_index=True)
+    if k > every["rank"].max():
+        raise ValueError(
+            f"recommend.top_k is {k} but only {every['rank'].max()} recommendations "
+            "per user are stored; raise recommend.stored_top_k"
+        )
+    mine = every[(every["user_id"] == user_id) & (every["rank"] <= k)]
+    if mine.empty:
+        known = every["user_id"]
+        raise ValueError(
+            f"recommend.user_id {user_id} has no recommendations; user ids run "
+            f"from {known.min()} to {known.max()}"
+        )
+    view = mine.pivot(index="rank", columns="model", values="title")
+    logger.info("Top %d movies for user %d\n%s", k, user_id, view.to_string())
+    return view.reset_index()
