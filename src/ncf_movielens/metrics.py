@@ -139,6 +139,8 @@ class RankingEvaluator:
     _sums: dict[str, float] = field(default_factory=dict)
     _curve: dict[str, np.ndarray] = field(default_factory=dict)
     _seed_hits: int = 0
+    _seed_users: int = 0
+    _seed_relevant: int = 0
     _recommended: dict[int, set[int]] = field(default_factory=dict)
     _recommended_popular: dict[int, int] = field(default_factory=dict)
     _users: int = 0
@@ -184,6 +186,8 @@ class RankingEvaluator:
     def _update_seed(self, users: np.ndarray, scores: np.ndarray) -> None:
         top = top_k_indices(scores, self.seed_k)
         self._seed_hits += int(rows_contain(self.test, users, top).sum())
+        self._seed_users += len(users)
+        self._seed_relevant += int(self.test[users].nnz)
 
     def _update_standard(self, users: np.ndarray, scores: np.ndarray) -> None:
         train = self.train[users]
@@ -231,10 +235,10 @@ class RankingEvaluator:
 
     def seed_metrics(self) -> dict[str, float]:
         k = self.seed_k
-        predicted = k * self.train.shape[0]
+        predicted = k * max(self._seed_users, 1)
         return {
             f"precision@{k}": self._seed_hits / predicted,
-            f"recall@{k}": self._seed_hits / max(int(self.test.nnz), 1),
+            f"recall@{k}": self._seed_hits / max(self._seed_relevant, 1),
         }
 
     def standard_metrics(self) -> dict[str, float]:

@@ -54,10 +54,11 @@ def _(model: keras.Model, users: np.ndarray, n_items: int) -> np.ndarray:
 
 
 def iter_user_batches(
-    model: Any, n_users: int, n_items: int, batch_size: int
+    model: Any, users: int | np.ndarray, n_items: int, batch_size: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(users, scores) for consecutive batches of users; memory stays at one
-    batch x items array."""
-    for start in range(0, n_users, batch_size):
-        users = np.arange(start, min(start + batch_size, n_users))
-        yield users, score_users(model, users, n_items)
+    """(users, scores) for consecutive batches of ``users`` (an array of ids, or
+    a count meaning ``0..users-1``); memory stays at one batch x items array."""
+    users = np.arange(users) if np.isscalar(users) else np.asarray(users)
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        yield batch, score_users(model, batch, n_items)

@@ -13,7 +13,7 @@ from lightfm import LightFM
 
 from ncf_movielens.pipelines.data_engineering.nodes import matrix_to_long
 from ncf_movielens.pipelines.lightfm.nodes import train_lightfm
-from ncf_movielens.pipelines.ncf.nodes import build_neumf, train_ncf
+from ncf_movielens.pipelines.ncf.nodes import NegativeSampler, build_neumf, train_ncf
 from ncf_movielens.scoring import iter_user_batches, score_users
 
 MODEL_OPTIONS = {
@@ -157,3 +157,55 @@ def test_user_batches_cover_every_user_once(train_matrix):
 def test_unknown_model_type_is_refused():
     with pytest.raises(TypeError, match="don't know how to score a dict"):
         score_users({}, np.arange(2), 3)
+
+
+def test_negative_sampler_draws_unobserved_items_each_epoch(train_matrix):
+    coo = train_matrix.tocoo()
+    sampler = NegativeSampler(coo.row, coo.col, train_matrix, 3, 100, seed=0)
+    assert len(sampler.y) == 4 * train_matrix.nnz
+    assert sampler.y.sum() == train_matrix.nnz
+    negatives = sampler.y == 0
+    users, items = sampler.x["user_id"][negatives], sampler.x["item_id"][negatives]
+    assert not np.asarray(train_matrix[users, items]).any()
+    assert len(sampler) == -(-len(sampler.y) // 100)
+    x, y = sampler[len(sampler) - 1]
+    assert len(y) == len(sampler.y) % 100 or len(y) == 100
+    first = sampler.x["item_id"].copy()
+    sampler.on_epoch_end()
+    assert not np.array_equal(first, sampler.x["item_id"])
+    fixed = NegativeSampler(
+        coo.row, coo.col, train_matrix, 3, 100, seed=0, resample=False
+    )
+    before = fixed.x["item_id"].copy()
+    fixed.on_epoch_end()
+    np.testing.assert_array_equal(before, fixed.x["item_id"])
+
+
+def test_train_ncf_with_negative_sampling(train_matrix):
+    table = matrix_to_long(train_matrix, {"mode": "positives"})
+    options = {
+        **TRAINING_OPTIONS,
+        "sampling": "negative",
+        "negatives": 4,
+        "jit_compile": True,
+        "steps_per_execution": 4,
+        "epochs": 8,
+        "batch_size": 128,
+        "learning_rate": 0.02,
+    }
+    model, history = train_ncf(table, train_matrix, MODEL_OPTIONS, options)
+    n_val = round(train_matrix.nnz * 0.1)
+    assert history["train_rows"] == 5 * (train_matrix.nnz - n_val)
+    assert history["validation_rows"] == 5 * n_val
+    assert len(history["rows_per_second"]) == history["epochs_run"]
+    scores = score_users(model, np.arange(40), 50)
+    seen = train_matrix.toarray().astype(bool)
+    assert scores[seen].mean() > scores[~seen].mean() + 0.05  # it learned
+
+
+def test_unknown_sampling_mode_is_refused(train_matrix):
+    table = matrix_to_long(train_matrix, {"mode": "positives"})
+    with pytest.raises(ValueError, match="sampling 'some' is unknown"):
+        train_ncf(
+            table, train_matrix, MODEL_OPTIONS, {**TRAINING_OPTIONS, "sampling": "some"}
+        )

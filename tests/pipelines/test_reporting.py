@@ -13,6 +13,7 @@ from ncf_movielens.pipelines.evaluation.nodes import (
     compare_models,
     evaluate_lightfm_seeds,
     evaluate_model,
+    evaluated_users,
     plot_comparison,
 )
 from ncf_movielens.pipelines.most_popular.nodes import fit_most_popular
@@ -163,3 +164,16 @@ def test_show_one_users_lists_side_by_side(caplog):
         show_user_recommendations({"user_id": 8, "top_k": 2}, recs)
     with pytest.raises(ValueError, match="stored_top_k"):
         show_user_recommendations({"user_id": 7, "top_k": 3}, recs)
+
+
+def test_user_sample_is_fixed_and_bounded(matrices):
+    np.testing.assert_array_equal(evaluated_users(30, None), np.arange(30))
+    sample = evaluated_users(30, 10)
+    assert len(np.unique(sample)) == 10 and sample.max() < 30
+    np.testing.assert_array_equal(sample, evaluated_users(30, 10))
+    train, test = matrices
+    model = fit_most_popular(train)
+    options = {**EVALUATION_OPTIONS, "max_users": 10}
+    metrics = evaluate_model(model, train, test, options, {"label": "Pop"})
+    assert metrics["protocols"]["standard"]["users_sampled"] is True
+    assert metrics["protocols"]["standard"]["users"] <= 10

@@ -27,6 +27,16 @@ class DegenerateModelError(ValueError):
     """A model's scores cannot be ranked meaningfully."""
 
 
+def evaluated_users(n_users: int, max_users: int | None, seed: int = 0) -> np.ndarray:
+    """All users, or a fixed random sample of ``max_users`` of them (the same
+    for every model) when the catalogue is too large to score everyone."""
+    if not max_users or max_users >= n_users:
+        return np.arange(n_users)
+    return np.sort(
+        np.random.default_rng(seed).choice(n_users, max_users, replace=False)
+    )
+
+
 def evaluate_model(
     model: Any,
     train_matrix: sp.csr_matrix,
@@ -41,8 +51,9 @@ def evaluate_model(
     """
     label = model_evaluation["label"]
     n_users, n_items = train_matrix.shape
+    users = evaluated_users(n_users, evaluation_options.get("max_users"))
     evaluator = evaluate_scores(
-        iter_user_batches(model, n_users, n_items, evaluation_options["batch_size"]),
+        iter_user_batches(model, users, n_items, evaluation_options["batch_size"]),
         train_matrix,
         test_matrix,
         ks=evaluation_options["ks"],
@@ -65,6 +76,7 @@ def evaluate_model(
             "seed": {"description": SEED_DESCRIPTION, **evaluator.seed_metrics()},
             "standard": {
                 "description": STANDARD_DESCRIPTION,
+                "users_sampled": len(users) < n_users,
                 "users": evaluator.users_evaluated,
                 **evaluator.standard_metrics(),
             },
@@ -155,7 +167,7 @@ def _flat(metrics: dict[str, Any]) -> dict[str, float]:
         f"{protocol}/{name}": value
         for protocol, values in metrics["protocols"].items()
         for name, value in values.items()
-        if name not in ("description", "users")
+        if name not in ("description", "users", "users_sampled")
     }
 
 

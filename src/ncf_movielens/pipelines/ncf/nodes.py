@@ -4,6 +4,7 @@ Keras 3 functional API, trained on the long user x item table."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -90,26 +91,125 @@ def build_neumf(
     )
 
 
-def _train_validation_split(
-    table: pd.DataFrame, validation_split: float, seed: int
-) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Shuffle the rows once with ``seed`` and hold the first share out, as the
-    seed's ``make_tf_dataset`` does."""
-    order = np.random.default_rng(seed).permutation(len(table))
-    n_val = round(len(table) * validation_split)
-    users = table["user_id"].to_numpy(np.int32)[order]
-    items = table["item_id"].to_numpy(np.int32)[order]
-    labels = table["interaction"].to_numpy(np.float32)[order]
+SAMPLING_MODES = ("all_pairs", "negative")
 
-    def inputs(part: slice) -> dict[str, np.ndarray]:
-        return {"user_id": users[part], "item_id": items[part]}
 
-    val, train = slice(0, n_val), slice(n_val, None)
-    return inputs(train), labels[train], inputs(val), labels[val]
+def _shuffled_split(
+    n_rows: int, validation_split: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, validation): shuffle once with ``seed`` and hold the
+    first share out, as the seed's ``make_tf_dataset`` does."""
+    order = np.random.default_rng(seed).permutation(n_rows)
+    n_val = round(n_rows * validation_split)
+    return order[n_val:], order[:n_val]
+
+
+def _pairs(users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
+    return {"user_id": users.astype(np.int32), "item_id": items.astype(np.int32)}
+
+
+class NegativeSampler(keras.utils.PyDataset):
+    """Batches of every positive (user, item) pair plus ``negatives`` items per
+    positive drawn uniformly from the items the user has no train interaction
+    with (He et al., 2017). A new draw every epoch unless ``resample`` is off."""
+
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        interactions: sp.csr_matrix,
+        negatives: int,
+        batch_size: int,
+        seed: int,
+        resample: bool = True,
+    ) -> None:
+        super().__init__()
+        self.users, self.items = users.astype(np.int32), items.astype(np.int32)
+        self.n_items = interactions.shape[1]
+        coo = interactions.tocoo()
+        self._known = np.sort(coo.row.astype(np.int64) * self.n_items + coo.col)
+        self.negatives, self.batch_size, self.resample = negatives, batch_size, resample
+        self._rng = np.random.default_rng(seed)
+        self._draw()
+
+    def _is_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        codes = users.astype(np.int64) * self.n_items + items
+        found = np.minimum(np.searchsorted(self._known, codes), len(self._known) - 1)
+        return self._known[found] == codes
+
+    def _draw(self) -> None:
+        neg_users = np.repeat(self.users, self.negatives)
+        neg_items = self._rng.integers(0, self.n_items, len(neg_users), dtype=np.int32)
+        for _ in range(10):  # redraw the few that hit a known positive
+            clash = self._is_known(neg_users, neg_items)
+            if not clash.any():
+                break
+            neg_items[clash] = self._rng.integers(0, self.n_items, int(clash.sum()))
+        users = np.concatenate([self.users, neg_users])
+        items = np.concatenate([self.items, neg_items])
+        labels = np.concatenate(
+            [np.ones(len(self.users), np.float32), np.zeros(len(neg_users), np.float32)]
+        )
+        order = self._rng.permutation(len(labels))
+        self.x = _pairs(users[order], items[order])
+        self.y = labels[order]
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return {key: value[part] for key, value in self.x.items()}, self.y[part]
+
+    def on_epoch_end(self) -> None:
+        if self.resample:
+            self._draw()
+
+
+def _training_data(
+    table: pd.DataFrame, train_matrix: sp.csr_matrix, options: dict[str, Any]
+) -> tuple[dict[str, Any], int, int]:
+    """(fit keyword arguments, train rows per epoch, validation rows) for
+    the sampling mode in ``options``."""
+    seed, batch_size = int(options["seed"]), int(options["batch_size"])
+    mode = options.get("sampling", "all_pairs")
+    if mode == "all_pairs":
+        train, val = _shuffled_split(len(table), options["validation_split"], seed)
+        users = table["user_id"].to_numpy(np.int32)
+        items = table["item_id"].to_numpy(np.int32)
+        labels = table["interaction"].to_numpy(np.float32)
+        fit_args = {
+            "x": _pairs(users[train], items[train]),
+            "y": labels[train],
+            "validation_data": (_pairs(users[val], items[val]), labels[val]),
+            "batch_size": batch_size,
+            "shuffle": options["shuffle_each_epoch"],
+        }
+        return fit_args, len(train), len(val)
+    if mode == "negative":
+        positives = table[table["interaction"] > 0]
+        users = positives["user_id"].to_numpy(np.int32)
+        items = positives["item_id"].to_numpy(np.int32)
+        train, val = _shuffled_split(len(positives), options["validation_split"], seed)
+        negatives = int(options["negatives"])
+        sampler = NegativeSampler(
+            users[train], items[train], train_matrix, negatives, batch_size, seed
+        )
+        held_out = NegativeSampler(
+            users[val], items[val], train_matrix, negatives, batch_size, seed + 1, False
+        )
+        fit_args = {"x": sampler, "validation_data": (held_out.x, held_out.y)}
+        if len(val) == 0:
+            fit_args.pop("validation_data")
+        return fit_args, len(sampler.y), len(held_out.y)
+    raise ValueError(
+        f"ncf.training_options.sampling {mode!r} is unknown; "
+        f"expected one of {SAMPLING_MODES}"
+    )
 
 
 class _Throughput(keras.callbacks.Callback):
-    """Logs training rows per second after each epoch."""
+    """Logs each epoch's loss and training rows per second (validation excluded)."""
 
     def __init__(self, rows: int) -> None:
         super().__init__()
@@ -118,18 +218,22 @@ class _Throughput(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
+        self._train_seconds: float | None = None
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        if self._train_seconds is None:
+            self._train_seconds = time.perf_counter() - self._start
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        rate = self.rows / (time.perf_counter() - self._start)
-        self.rates.append(rate)
-        loss = (logs or {}).get("loss", float("nan"))
-        val_loss = (logs or {}).get("val_loss", float("nan"))
+        seconds = self._train_seconds or time.perf_counter() - self._start
+        self.rates.append(self.rows / seconds)
+        logs = logs or {}
         logger.info(
             "NCF epoch %d: loss %.4f, val_loss %.4f, %.0f rows/s",
             epoch + 1,
-            loss,
-            val_loss,
-            rate,
+            logs.get("loss", float("nan")),
+            logs.get("val_loss", float("nan")),
+            self.rates[-1],
         )
 
 
@@ -139,10 +243,13 @@ def train_ncf(
     model_options: dict[str, Any],
     training_options: dict[str, Any],
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Build NeuMF for the matrix's users and items and fit it on the long table.
+    """Build NeuMF for the matrix's users and items and fit it.
 
-    Returns the trained model and its history (per-epoch metrics, the epoch
-    EarlyStopping stopped at, throughput).
+    ``training_options.sampling`` chooses the rows: ``all_pairs`` fits the long
+    table as it is (the seed: every user x item pair labelled 0/1);
+    ``negative`` takes the table's positives and draws ``negatives`` unobserved
+    items per positive, anew each epoch. Returns the trained model and its
+    history (per-epoch metrics, whether EarlyStopping stopped it, throughput).
     """
     seed = int(training_options["seed"])
     keras.utils.set_random_seed(seed)
@@ -153,17 +260,21 @@ def train_ncf(
         ),
         loss="binary_crossentropy",
         metrics=[_KERAS_METRICS[name]() for name in training_options["metrics"]],
+        jit_compile=training_options.get("jit_compile", False),
+        steps_per_execution=training_options.get("steps_per_execution", 1),
     )
-    x_train, y_train, x_val, y_val = _train_validation_split(
-        model_input_table, training_options["validation_split"], seed
+    fit_args, train_rows, val_rows = _training_data(
+        model_input_table, train_matrix, training_options
     )
-    throughput = _Throughput(len(y_train))
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=training_options["early_stopping_patience"]
-        ),
-        throughput,
-    ]
+    throughput = _Throughput(train_rows)
+    callbacks: list[keras.callbacks.Callback] = [throughput]
+    if val_rows:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=training_options["early_stopping_patience"],
+            )
+        )
     if training_options.get("tensorboard_log_dir"):
         log_dir = Path(training_options["tensorboard_log_dir"]) / time.strftime(
             "%Y%m%d-%H%M%S"
@@ -175,19 +286,17 @@ def train_ncf(
         )
         logger.info("TensorBoard logs: %s", log_dir)
     logger.info(
-        "Training NCF on %d rows (%d held out for validation), batch %d, %d epochs max",
-        len(y_train),
-        len(y_val),
+        "Training NCF (%s) on %d rows per epoch (%d held out for validation), "
+        "batch %d, %d epochs max",
+        training_options.get("sampling", "all_pairs"),
+        train_rows,
+        val_rows,
         training_options["batch_size"],
         training_options["epochs"],
     )
     history = model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        batch_size=training_options["batch_size"],
+        **fit_args,
         epochs=training_options["epochs"],
-        shuffle=training_options["shuffle_each_epoch"],
         callbacks=callbacks,
         verbose=0,
     )
@@ -195,8 +304,8 @@ def train_ncf(
     return model, {
         "epochs_run": epochs_run,
         "stopped_early": epochs_run < training_options["epochs"],
-        "train_rows": len(y_train),
-        "validation_rows": len(y_val),
+        "train_rows": train_rows,
+        "validation_rows": val_rows,
         "rows_per_second": [round(rate, 1) for rate in throughput.rates],
         "history": {
             key: [float(value) for value in values]
