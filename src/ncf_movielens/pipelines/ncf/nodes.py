@@ -111,7 +111,12 @@ def _pairs(users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
 class NegativeSampler(keras.utils.PyDataset):
     """Batches of every positive (user, item) pair plus ``negatives`` items per
     positive drawn uniformly from the items the user has no train interaction
-    with (He et al., 2017). A new draw every epoch unless ``resample`` is off."""
+    with (He et al., 2017). A new draw every epoch unless ``resample`` is off.
+
+    With ``full_batches_only`` the rows past the last full batch are left out
+    of that epoch (a different draw each epoch): one batch shape means XLA
+    compiles the training step once, not twice.
+    """
 
     def __init__(
         self,
@@ -122,8 +127,10 @@ class NegativeSampler(keras.utils.PyDataset):
         batch_size: int,
         seed: int,
         resample: bool = True,
+        full_batches_only: bool = False,
     ) -> None:
         super().__init__()
+        self.full_batches_only = full_batches_only
         self.users, self.items = users.astype(np.int32), items.astype(np.int32)
         self.n_items = interactions.shape[1]
         coo = interactions.tocoo()
@@ -155,7 +162,13 @@ class NegativeSampler(keras.utils.PyDataset):
         self.y = labels[order]
 
     def __len__(self) -> int:
+        if self.full_batches_only and len(self.y) >= self.batch_size:
+            return len(self.y) // self.batch_size
         return math.ceil(len(self.y) / self.batch_size)
+
+    @property
+    def rows_per_epoch(self) -> int:
+        return min(len(self.y), len(self) * self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         part = slice(index * self.batch_size, (index + 1) * self.batch_size)
@@ -192,16 +205,22 @@ def _training_data(
         items = positives["item_id"].to_numpy(np.int32)
         train, val = _shuffled_split(len(positives), options["validation_split"], seed)
         negatives = int(options["negatives"])
+        full_batches = bool(options.get("jit_compile", False))
         sampler = NegativeSampler(
-            users[train], items[train], train_matrix, negatives, batch_size, seed
-        )
+            users[train], items[train], train_matrix, negatives, batch_size, seed,
+            full_batches_only=full_batches,
+        )  # fmt: skip
         held_out = NegativeSampler(
-            users[val], items[val], train_matrix, negatives, batch_size, seed + 1, False
-        )
-        fit_args = {"x": sampler, "validation_data": (held_out.x, held_out.y)}
+            users[val], items[val], train_matrix, negatives, batch_size, seed + 1,
+            resample=False, full_batches_only=full_batches,
+        )  # fmt: skip
+        fit_args = {
+            "x": sampler,
+            "validation_data": held_out,
+        }
         if len(val) == 0:
-            fit_args.pop("validation_data")
-        return fit_args, len(sampler.y), len(held_out.y)
+            del fit_args["validation_data"]
+        return fit_args, sampler.rows_per_epoch, held_out.rows_per_epoch
     raise ValueError(
         f"ncf.training_options.sampling {mode!r} is unknown; "
         f"expected one of {SAMPLING_MODES}"
