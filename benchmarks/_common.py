@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kedro.io.core import Version
+from kedro.io.core import Version, generate_timestamp
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.text import TextDataset
 
@@ -72,13 +72,17 @@ def median(values: list[float]) -> float:
 
 def save_results(name: str, results: dict[str, Any], markdown: str) -> tuple[str, str]:
     """Save as versioned JSON and Markdown under data/08_reporting/benchmarks/."""
-    version = Version(None, None)
+    version = generate_timestamp()
     base = PROJECT / "data" / "08_reporting" / "benchmarks"
-    json_ds = JSONDataset(filepath=str(base / f"{name}.json"), version=version)
-    md_ds = TextDataset(filepath=str(base / f"{name}.md"), version=version)
-    json_ds.save(results)
-    md_ds.save(markdown)
-    return str(json_ds._get_save_path()), str(md_ds._get_save_path())
+    paths = []
+    for dataset_type, ext, data in (
+        (JSONDataset, "json", results),
+        (TextDataset, "md", markdown),
+    ):
+        filepath = base / f"{name}.{ext}"
+        dataset_type(filepath=str(filepath), version=Version(None, version)).save(data)
+        paths.append(str(filepath / version / filepath.name))
+    return paths[0], paths[1]
 
 
 def stamp() -> str:

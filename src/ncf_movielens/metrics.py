@@ -144,6 +144,8 @@ class RankingEvaluator:
     _recommended: dict[int, set[int]] = field(default_factory=dict)
     _recommended_popular: dict[int, int] = field(default_factory=dict)
     _users: int = 0
+    _first_top: np.ndarray | None = None
+    _top_lists_differ: bool = False
     _stats: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -195,6 +197,7 @@ class RankingEvaluator:
         rows, cols = train.nonzero()
         masked[rows, cols] = -np.inf
         top = top_k_indices(masked, self._max_k)
+        self._compare_top_lists(top[:, : self.seed_k])
         test = self.test[users]
         n_relevant = np.diff(test.indptr)
         has_test = n_relevant > 0
@@ -218,6 +221,21 @@ class RankingEvaluator:
         self._curve["recall"][:width] += (cumulative / relevant[:, None]).sum(axis=0)
         auc = per_user_auc(scores[has_test], test[has_test], train[has_test])
         self._add("auc", np.nansum(auc))
+
+    def _compare_top_lists(self, top: np.ndarray) -> None:
+        if self._top_lists_differ:
+            return
+        lists = np.sort(top, axis=1)
+        if self._first_top is None:
+            self._first_top = lists[0]
+        self._top_lists_differ = bool((lists != self._first_top).any())
+
+    def shared_top_k(self) -> list[int] | None:
+        """The top-``seed_k`` items (train items removed) when every user got the
+        same ones, as 0-based ids; ``None`` when the lists differ."""
+        if self._top_lists_differ or self._first_top is None or self._seed_users < 2:
+            return None
+        return self._first_top.tolist()
 
     def _add(self, key: str, value: float) -> None:
         self._sums[key] = self._sums.get(key, 0.0) + float(value)

@@ -12,10 +12,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ncf_movielens.fetch import RawFiles
+from ncf_movielens.validation import ParseOptions, read_ratings
 
 logger = logging.getLogger(__name__)
 
-RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
 GENRES = (
     "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama "
     "Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
@@ -24,11 +24,18 @@ SPLIT_STRATEGIES = ("ua", "ub", "temporal", "random")
 RESHAPE_MODES = ("all_pairs", "positives")
 
 
-def parse_ratings(raw: RawFiles) -> pd.DataFrame:
-    """``u.data`` as a table of (user_id, item_id, rating, timestamp), file order."""
-    return pd.read_csv(
-        io.BytesIO(raw["u.data"]), sep="\t", names=RATING_COLUMNS, dtype="int64"
-    )
+def parse_ratings(
+    raw: RawFiles, parse_options: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """``u.data`` as a table of (user_id, item_id, rating, timestamp), file order.
+
+    Every row is checked against ``ncf_movielens.validation.RATING_RULES``
+    (fields, integers, positive ids, the rating scale, repeated pairs handled as
+    ``parse_options.duplicates`` says); a broken rule raises ``RatingsError``
+    naming the file, the lines and the rule.
+    """
+    options = ParseOptions.model_validate(parse_options or {})
+    return read_ratings(raw["u.data"], options, source="u.data")
 
 
 def parse_movies(raw: RawFiles) -> pd.DataFrame:

@@ -17,7 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 parse_ratings,
-                inputs="movielens_raw",
+                inputs=["movielens_raw", "params:parse_options"],
                 outputs="ratings",
                 name="parse_ratings",
             ),

@@ -19,12 +19,9 @@ from ncf_movielens.metrics import (
 from ncf_movielens.pipelines.lightfm.nodes import train_lightfm
 from ncf_movielens.pipelines.ncf.nodes import train_ncf
 from ncf_movielens.scoring import iter_user_batches
+from ncf_movielens.validation import DegenerateModelError
 
 logger = logging.getLogger(__name__)
-
-
-class DegenerateModelError(ValueError):
-    """A model's scores cannot be ranked meaningfully."""
 
 
 def evaluated_users(n_users: int, max_users: int | None, seed: int = 0) -> np.ndarray:
@@ -46,8 +43,10 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Metrics of one model under the ``seed`` and ``standard`` protocols.
 
-    Raises ``DegenerateModelError`` when the scores are not finite or their
-    standard deviation is below ``min_score_std`` (the seed's sanity check).
+    Raises ``DegenerateModelError``, naming the model and the check, when the
+    scores are not finite, when their standard deviation is below
+    ``min_score_std`` (the seed's sanity check), or when every user gets the
+    same top-k items once their train items are removed.
     """
     label = model_evaluation["label"]
     n_users, n_items = train_matrix.shape
@@ -63,12 +62,19 @@ def evaluate_model(
     summary = evaluator.score_summary()
     if not all(np.isfinite(value) for value in summary.values()):
         raise DegenerateModelError(
-            f"{label}: scores contain NaN or infinity ({summary})"
+            f"{label}: scores contain NaN or infinity ({summary}) (check: finite scores)"
         )
     if summary["std"] < evaluation_options["min_score_std"]:
         raise DegenerateModelError(
             f"{label}: predictions have a standard deviation of {summary['std']:.2e}, "
             f"below {evaluation_options['min_score_std']} (the seed's sanity check)"
+        )
+    shared = evaluator.shared_top_k()
+    if shared is not None:
+        raise DegenerateModelError(
+            f"{label}: every user gets the same top-{evaluation_options['top_k']} "
+            f"items {[item + 1 for item in shared]} (check: top-k lists differ "
+            "between users, train items removed)"
         )
     metrics = {
         "model": label,
