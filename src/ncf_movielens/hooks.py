@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from kedro.config import MissingConfigException
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.io import DataCatalog
+from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
+from ncf_movielens.pipelines.evaluation.nodes import comparison_text
 from ncf_movielens.validation import (
     check_finite_history,
     parameter_sources,
@@ -49,3 +53,14 @@ class TrainingChecks:
         for name, data in outputs.items():
             if name.endswith("training_history") and isinstance(data, dict):
                 check_finite_history(node.namespace or node.name, data)
+
+
+class ComparisonReport:
+    """Prints the model comparison as the run's last lines, after Kedro's own
+    closing messages, whenever the run produced it."""
+
+    @hook_impl
+    def after_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
+        if "model_comparison_table" in pipeline.all_outputs():
+            table = catalog.load("model_comparison_table")
+            logging.getLogger("ncf_movielens").info(comparison_text(table))

@@ -2,10 +2,10 @@
 from the Kedro defaults. For further information, including these default values, see
 https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration"""
 
-from ncf_movielens.hooks import ParameterChecks, TrainingChecks
+from ncf_movielens.hooks import ComparisonReport, ParameterChecks, TrainingChecks
 
 # Instantiated project hooks, executed in Last-In-First-Out (LIFO) order.
-HOOKS = (ParameterChecks(), TrainingChecks())
+HOOKS = (ParameterChecks(), TrainingChecks(), ComparisonReport())
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)

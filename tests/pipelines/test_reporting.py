@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from ncf_movielens.pipelines.evaluation.nodes import (
     DegenerateModelError,
     compare_models,
+    comparison_text,
     evaluate_lightfm_seeds,
     evaluate_model,
     evaluated_users,
@@ -177,3 +178,12 @@ def test_user_sample_is_fixed_and_bounded(matrices):
     metrics = evaluate_model(model, train, test, options, {"label": "Pop"})
     assert metrics["protocols"]["standard"]["users_sampled"] is True
     assert metrics["protocols"]["standard"]["users"] <= 10
+
+
+def test_comparison_text_has_one_block_per_protocol():
+    _, table, _ = compare_models(_metrics("A", 0.3), _metrics("B", 0.1))
+    text = comparison_text(table)
+    assert text.startswith("Model comparison")
+    assert "Protocol 'seed'" in text and "Protocol 'standard'" in text
+    header = next(line for line in text.splitlines() if line.startswith("model"))
+    assert header.split()[1:] == ["A", "B"]

@@ -251,16 +251,24 @@ def compare_models(
         table = pd.concat([table, stds], axis=1)
     table.insert(0, "runs", [len(runs[model]) for model in table.index])
     table.index.name = "model"
-    for protocol in protocols:
-        view = table[[c for c in table.columns if c.startswith(f"{protocol}/")]]
-        logger.info(
-            "Model comparison, protocol %r (one column per model; mean over %s run(s))\n%s",
-            protocol,
-            "/".join(str(n) for n in table["runs"]),
-            view.T.round(4).to_string(),
-        )
     comparison = {"protocols": protocols, "models": summary}
     return comparison, table.reset_index(), _markdown(summary, protocols)
+
+
+def comparison_text(table: pd.DataFrame) -> str:
+    """The comparison table for a terminal: one block per protocol, one column
+    per model (models as rows would be far wider than a terminal)."""
+    table = table.set_index("model")
+    protocols = dict.fromkeys(c.split("/")[0] for c in table.columns if "/" in c)
+    blocks = []
+    for protocol in protocols:
+        view = table[[c for c in table.columns if c.startswith(f"{protocol}/")]]
+        runs = "/".join(str(int(n)) for n in table["runs"])
+        blocks.append(
+            f"Protocol {protocol!r} (runs per model: {runs}; std columns when > 1)\n"
+            + view.T.round(4).to_string()
+        )
+    return "Model comparison\n" + "\n\n".join(blocks)
 
 
 def plot_comparison(
