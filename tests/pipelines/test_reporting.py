@@ -187,3 +187,7 @@ def test_comparison_text_has_one_block_per_protocol():
     assert "Protocol 'seed'" in text and "Protocol 'standard'" in text
     header = next(line for line in text.splitlines() if line.startswith("model"))
     assert header.split()[1:] == ["A", "B"]
+    _, table, _ = compare_models(
+        [_metrics("A", 0.2), _metrics("A", 0.4)], _metrics("B", 0.1)
+    )
+    assert "0.3000 ± 0.1414" in comparison_text(table)

@@ -257,16 +257,22 @@ def compare_models(
 
 def comparison_text(table: pd.DataFrame) -> str:
     """The comparison table for a terminal: one block per protocol, one column
-    per model (models as rows would be far wider than a terminal)."""
+    per model (models as rows would be far wider than a terminal), cells as
+    ``mean ± std`` where a model ran with several seeds."""
     table = table.set_index("model")
-    protocols = dict.fromkeys(c.split("/")[0] for c in table.columns if "/" in c)
+    means = [c for c in table.columns if "/" in c and not c.endswith(" std")]
+    cells = pd.DataFrame(index=table.index, columns=means, dtype=object)
+    for column in means:
+        for model in table.index:
+            runs = int(table.loc[model, "runs"])
+            std = table[f"{column} std"][model] if runs > 1 else 0.0
+            cells.loc[model, column] = _cell(table.loc[model, column], std, runs)
     blocks = []
-    for protocol in protocols:
-        view = table[[c for c in table.columns if c.startswith(f"{protocol}/")]]
+    for protocol in dict.fromkeys(c.split("/")[0] for c in means):
+        view = cells[[c for c in means if c.startswith(f"{protocol}/")]]
         runs = "/".join(str(int(n)) for n in table["runs"])
         blocks.append(
-            f"Protocol {protocol!r} (runs per model: {runs}; std columns when > 1)\n"
-            + view.T.round(4).to_string()
+            f"Protocol {protocol!r} (runs per model: {runs})\n" + view.T.to_string()
         )
     return "Model comparison\n" + "\n\n".join(blocks)
 
