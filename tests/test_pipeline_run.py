@@ -129,33 +129,3 @@ def test_full_run_versions_every_output(tmp_path, raw_files, monkeypatch):
     after = _digests(data / "08_reporting") | _digests(data / "06_models")
     for path, digest in first.items():
         assert after[path] == digest, f"{path} changed on the second run"
-
-
-@pytest.mark.slow
-def test_slices_run_after_a_full_run(tmp_path, raw_files, monkeypatch):
-    project = make_project(tmp_path, raw_files)
-    monkeypatch.chdir(project)
-    data = project / "data"
-
-    def versions(entry: str) -> int:
-        return len(list((data / entry).iterdir())) if (data / entry).exists() else 0
-
-    run_session(project, pipeline_names=["data_engineering"])
-    assert versions("03_primary/train_matrix.npz") == 1
-    assert versions("06_models/lightfm_model.pkl") == 0
-
-    run_session(project)
-    run_session(project, node_names=["lightfm.train_model"])
-    assert versions("06_models/lightfm_model.pkl") == 2
-    assert versions("08_reporting/lightfm_metrics.json") == 1
-
-    run_session(project, from_nodes=["ncf.train_model"])
-    assert versions("06_models/ncf_model.keras") == 2
-    assert versions("08_reporting/ncf_metrics.json") == 2
-    assert versions("08_reporting/model_comparison.json") == 2
-    assert versions("03_primary/train_matrix.npz") == 2  # from data_engineering + full
-
-    run_session(project, tags=["ease"])
-    assert versions("06_models/ease_model.pkl") == 2
-    assert versions("08_reporting/ease_metrics.json") == 2
-    assert versions("08_reporting/model_comparison.json") == 2
