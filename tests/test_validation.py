@@ -173,6 +173,11 @@ BAD_PARAMETERS = {
         None,
         ["ncf.training_options.sampling: is 'all_pairs' but reshape_options.mode"],
     ),
+    "an unknown MovieLens variant": (
+        {"variant": "ml-3m"},
+        {},
+        ["variant = 'ml-3m'", "ml-25m", "(from the command line, --params)"],
+    ),
     "an unknown loss in the run env's file": (
         {},
         {"lightfm": {"model_options": {"loss": "warpp"}}},

