@@ -54,12 +54,12 @@ print("Project:", Path.cwd())
 
 # %%
 # Imported after the extension: loading a project drops its cached modules.
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
 from ncf_movielens.metrics import top_k_indices
+from ncf_movielens.pipelines.evaluation.nodes import plot_comparison
 from ncf_movielens.pipelines.evaluation.pipeline import MODELS
 from ncf_movielens.scoring import score_users
 
@@ -143,44 +143,21 @@ table.filter(regex=f"/precision@{top_k}$").rank(ascending=False, method="min").a
 )
 
 # %% [markdown]
-# ## Precision and recall at k
+# ## Precision and recall at k, and NCF's training
 #
 # The standard protocol also keeps precision@k and recall@k for every k up to
-# `curve_k`: a single cut-off can hide models that cross.
+# `curve_k`: a single cut-off can hide models that cross. NCF trains for up to
+# `ncf.training_options.epochs` epochs and stops early once the validation loss
+# has not improved for `early_stopping_patience` epochs; a validation loss that
+# turns up while the training loss keeps falling is where it starts to memorise.
 
 # %%
+# The figure the pipeline saves as model_comparison_plot, drawn by the same node;
+# the inline backend shows matplotlib figures as images.
+# %matplotlib inline
 metrics = {name: catalog.load(f"{name}_metrics") for name in MODELS}
-
-fig, (ax_p, ax_r) = plt.subplots(1, 2, figsize=(11, 4))
-for m in metrics.values():
-    ax_p.plot(m["curves"]["k"], m["curves"]["precision"], marker=".", label=m["model"])
-    ax_r.plot(m["curves"]["k"], m["curves"]["recall"], marker=".", label=m["model"])
-for ax, name in ((ax_p, "precision@k"), (ax_r, "recall@k")):
-    ax.set(xlabel="k", ylabel=name, title=f"{name} (standard protocol)")
-    ax.grid(alpha=0.3)
-ax_p.legend()
-plt.show()
-
-# %% [markdown]
-# ## NCF training
-#
-# Training runs for up to `ncf.training_options.epochs` epochs and stops early
-# once the validation loss has not improved for `early_stopping_patience`
-# epochs. A validation loss that turns up while the training loss keeps falling
-# is where the model starts to memorise.
-
-# %%
 training = catalog.load("ncf_training_history")
-history = training["history"]
-epochs = range(1, len(history["loss"]) + 1)
-
-fig, ax = plt.subplots(figsize=(6, 4))
-ax.plot(epochs, history["loss"], marker="o", label="loss")
-ax.plot(epochs, history["val_loss"], marker="o", label="val_loss")
-ax.set(xlabel="epoch", ylabel="binary cross-entropy", title="NCF training")
-ax.grid(alpha=0.3)
-ax.legend()
-plt.show()
+display(plot_comparison(training, *metrics.values()))
 print(f"{training['epochs_run']} epochs, stopped early: {training['stopped_early']}")
 
 # %% [markdown]

@@ -4,6 +4,7 @@ and put the models side by side."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,26 @@ def _extra_seeds(seed: int, seeds: int) -> list[int]:
     return [seed + offset for offset in range(1, seeds)]
 
 
+def _metrics_over_seeds(
+    fit: Callable[[int], Any],
+    seed: int,
+    seeds: int,
+    train_matrix: sp.csr_matrix,
+    test_matrix: sp.csr_matrix,
+    evaluation_options: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Metrics of ``fit(seed)`` for each extra seed (none when ``seeds`` is 1)."""
+    results = []
+    for extra in _extra_seeds(seed, seeds):
+        logger.info("%s: extra run with seed %d", evaluation["label"], extra)
+        metrics = evaluate_model(
+            fit(extra), train_matrix, test_matrix, evaluation_options, evaluation
+        )
+        results.append({**metrics, "seed": extra})
+    return results
+
+
 def evaluate_ncf_seeds(
     model_input_table: pd.DataFrame,
     train_matrix: sp.csr_matrix,
@@ -119,20 +140,15 @@ def evaluate_ncf_seeds(
     seeds: int,
 ) -> list[dict[str, Any]]:
     """NCF retrained and evaluated with each extra seed (none when ``seeds`` is 1)."""
-    results = []
-    for seed in _extra_seeds(training_options["seed"], seeds):
-        logger.info("NCF: extra run with seed %d", seed)
-        model, _ = train_ncf(
-            model_input_table,
-            train_matrix,
-            model_options,
-            {**training_options, "seed": seed},
-        )
-        metrics = evaluate_model(
-            model, train_matrix, test_matrix, evaluation_options, evaluation
-        )
-        results.append({**metrics, "seed": seed})
-    return results
+
+    def fit(seed: int) -> Any:
+        options = {**training_options, "seed": seed}
+        return train_ncf(model_input_table, train_matrix, model_options, options)[0]
+
+    return _metrics_over_seeds(
+        fit, training_options["seed"], seeds, train_matrix, test_matrix,
+        evaluation_options, evaluation,
+    )  # fmt: skip
 
 
 def evaluate_lightfm_seeds(
@@ -145,17 +161,16 @@ def evaluate_lightfm_seeds(
     seeds: int,
 ) -> list[dict[str, Any]]:
     """LightFM refitted and evaluated with each extra seed (none when ``seeds`` is 1)."""
-    results = []
-    for seed in _extra_seeds(training_options["seed"], seeds):
-        logger.info("LightFM: extra run with seed %d", seed)
-        model = train_lightfm(
+
+    def fit(seed: int) -> Any:
+        return train_lightfm(
             train_matrix, model_options, {**training_options, "seed": seed}
         )
-        metrics = evaluate_model(
-            model, train_matrix, test_matrix, evaluation_options, evaluation
-        )
-        results.append({**metrics, "seed": seed})
-    return results
+
+    return _metrics_over_seeds(
+        fit, training_options["seed"], seeds, train_matrix, test_matrix,
+        evaluation_options, evaluation,
+    )  # fmt: skip
 
 
 def _runs(inputs: tuple[dict | list[dict], ...]) -> dict[str, list[dict[str, Any]]]:
