@@ -1,0 +1,34 @@
+"""The project's LightFM precision@5 (standard protocol) against
+``lightfm.evaluation.precision_at_k`` on the latest saved model and matrices.
+
+    python benchmarks/check_lightfm_agreement.py      # after `kedro run`
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+from _common import PROJECT, latest
+from lightfm.evaluation import precision_at_k
+from scipy import sparse
+
+
+def main() -> None:
+    data = PROJECT / "data"
+    train = sparse.load_npz(latest(data, "03_primary/train_matrix.npz")).tocsr()
+    test = sparse.load_npz(latest(data, "03_primary/test_matrix.npz")).tocsr()
+    model_path = latest(data, "06_models/lightfm_model.pkl")
+    with model_path.open("rb") as handle:
+        model = pickle.load(handle)  # noqa: S301 - the project's own output
+    metrics = json.loads(latest(data, "08_reporting/lightfm_metrics.json").read_text())
+    ours = metrics["protocols"]["standard"]["precision@5"]
+    theirs = float(precision_at_k(model, test, train_interactions=train, k=5).mean())
+    print(f"model: {model_path.relative_to(PROJECT)}")
+    print(f"project (metrics JSON):      {ours:.8f}")
+    print(f"lightfm.evaluation:          {theirs:.8f}")
+    print(f"absolute difference:         {abs(ours - theirs):.1e}")
+
+
+if __name__ == "__main__":
+    main()
