@@ -197,7 +197,9 @@ def test_variant_rating_scale_and_line_numbers():
         "ratings.csv": b"userId,movieId,rating,timestamp\n1,2,4.5,10\n1,3,0.0,11\n",
         "movies.csv": b"movieId,title,genres\n2,A,Drama\n3,B,Drama\n",
     }
-    with pytest.raises(ValueError, match=r"ratings.csv.*0.5\.\.5\): line 3 \(rating 0.0\)"):
+    with pytest.raises(
+        ValueError, match=r"ratings.csv.*0.5\.\.5\): line 3 \(rating 0.0\)"
+    ):
         parse_ratings(raw, {}, "ml-25m")
 
 
