@@ -13,6 +13,9 @@ from lightfm import LightFM
 
 #: Most (user, item) pairs that one Keras forward pass takes.
 _MAX_PAIRS = 1 << 19
+#: Most scores one batch holds (users x items cells, 200 MB in float32): the
+#: batch of users shrinks on large catalogues so that memory stays bounded.
+MAX_DENSE_CELLS = 50_000_000
 
 
 @singledispatch
@@ -54,11 +57,21 @@ def _(model: keras.Model, users: np.ndarray, n_items: int) -> np.ndarray:
 
 
 def iter_user_batches(
-    model: Any, users: int | np.ndarray, n_items: int, batch_size: int
+    model: Any,
+    users: int | np.ndarray,
+    n_items: int,
+    batch_size: int,
+    max_cells: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(users, scores) for consecutive batches of ``users`` (an array of ids, or
-    a count meaning ``0..users-1``); memory stays at one batch x items array."""
+    a count meaning ``0..users-1``); memory stays at one batch x items array.
+
+    A batch has at most ``batch_size`` users and, unless a single user exceeds
+    it, at most ``max_cells`` scores (``MAX_DENSE_CELLS`` when not given).
+    """
     users = np.arange(users) if np.isscalar(users) else np.asarray(users)
-    for start in range(0, len(users), batch_size):
-        batch = users[start : start + batch_size]
+    cells = MAX_DENSE_CELLS if max_cells is None else max_cells
+    step = max(1, min(batch_size, cells // max(n_items, 1)))
+    for start in range(0, len(users), step):
+        batch = users[start : start + step]
         yield batch, score_users(model, batch, n_items)
