@@ -95,6 +95,7 @@ class BinarizeOptions(_Group):
 
 class ReshapeOptions(_Group):
     mode: Literal["all_pairs", "positives"]
+    max_dense_cells: PositiveInt = 50_000_000  # all_pairs refused above this
 
 
 class EvaluationOptions(_Group):

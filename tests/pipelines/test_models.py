@@ -181,6 +181,24 @@ def test_negative_sampler_draws_unobserved_items_each_epoch(train_matrix):
     np.testing.assert_array_equal(before, fixed.x["item_id"])
 
 
+def test_negative_sampler_redraws_clashes_in_a_dense_catalogue(monkeypatch):
+    # Half of all pairs are positives, so half the first draws clash and are redrawn;
+    # a small chunk makes the membership check run over several chunks.
+    monkeypatch.setattr("ncf_movielens.pipelines.ncf.nodes._CHUNK", 64)
+    rng = np.random.default_rng(3)
+    dense = sp.csr_matrix((rng.random((30, 20)) < 0.5).astype(np.float32))
+    coo = dense.tocoo()
+    sampler = NegativeSampler(coo.row, coo.col, dense, 2, 50, seed=1)
+    negatives = sampler.y == 0
+    users, items = sampler.x["user_id"][negatives], sampler.x["item_id"][negatives]
+    assert negatives.sum() == 2 * dense.nnz
+    # A first draw clashes about half the time; after ten redraws of only the
+    # clashing rows, a clash is left with chance (user's density)**11.
+    clashing = np.asarray(dense[users, items]).ravel() > 0
+    assert clashing.mean() < 0.02
+    assert sampler._is_known(users, items).tolist() == clashing.tolist()
+
+
 def test_train_ncf_with_negative_sampling(train_matrix):
     table = matrix_to_long(train_matrix, {"mode": "positives"})
     options = {

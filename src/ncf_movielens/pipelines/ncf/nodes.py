@@ -105,7 +105,13 @@ def _shuffled_split(
 
 
 def _pairs(users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
-    return {"user_id": users.astype(np.int32), "item_id": items.astype(np.int32)}
+    return {
+        "user_id": users.astype(np.int32, copy=False),
+        "item_id": items.astype(np.int32, copy=False),
+    }
+
+
+_CHUNK = 1 << 22  # rows per membership check in NegativeSampler
 
 
 class NegativeSampler(keras.utils.PyDataset):
@@ -140,26 +146,39 @@ class NegativeSampler(keras.utils.PyDataset):
         self._draw()
 
     def _is_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        codes = users.astype(np.int64) * self.n_items + items
-        found = np.minimum(np.searchsorted(self._known, codes), len(self._known) - 1)
-        return self._known[found] == codes
+        """Whether each (user, item) is a train interaction; in chunks, so the
+        int64 codes never take more than a few tens of MB at once."""
+        known = np.empty(len(users), dtype=bool)
+        for start in range(0, len(users), _CHUNK):
+            part = slice(start, start + _CHUNK)
+            codes = users[part].astype(np.int64) * self.n_items + items[part]
+            found = np.searchsorted(self._known, codes)
+            np.minimum(found, len(self._known) - 1, out=found)
+            known[part] = self._known[found] == codes
+        return known
 
     def _draw(self) -> None:
+        self.x = self.y = None  # the last epoch's arrays go before the new ones come
         neg_users = np.repeat(self.users, self.negatives)
         neg_items = self._rng.integers(0, self.n_items, len(neg_users), dtype=np.int32)
-        for _ in range(10):  # redraw the few that hit a known positive
-            clash = self._is_known(neg_users, neg_items)
-            if not clash.any():
+        # Redraw only the few that hit a known positive; checking just those
+        # keeps each epoch's draw linear in the number of rows.
+        clash = np.flatnonzero(self._is_known(neg_users, neg_items))
+        for _ in range(10):
+            if not len(clash):
                 break
-            neg_items[clash] = self._rng.integers(0, self.n_items, int(clash.sum()))
-        users = np.concatenate([self.users, neg_users])
-        items = np.concatenate([self.items, neg_items])
-        labels = np.concatenate(
-            [np.ones(len(self.users), np.float32), np.zeros(len(neg_users), np.float32)]
-        )
-        order = self._rng.permutation(len(labels))
-        self.x = _pairs(users[order], items[order])
+            neg_items[clash] = self._rng.integers(0, self.n_items, len(clash))
+            clash = clash[self._is_known(neg_users[clash], neg_items[clash])]
+        order = self._rng.permutation(len(self.users) + len(neg_users))
+        users = np.concatenate([self.users, neg_users])[order]
+        del neg_users
+        items = np.concatenate([self.items, neg_items])[order]
+        del neg_items
+        labels = np.zeros(len(order), np.float32)
+        labels[: len(self.users)] = 1.0
         self.y = labels[order]
+        del order, labels
+        self.x = _pairs(users, items)
 
     def __len__(self) -> int:
         if self.full_batches_only and len(self.y) >= self.batch_size:
