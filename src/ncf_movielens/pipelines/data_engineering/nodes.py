@@ -182,13 +182,11 @@ def split_ratings(
 def _interactions(
     ratings: pd.DataFrame, shape: tuple[int, int], min_rating: float
 ) -> sp.csr_matrix:
-    kept = ratings[ratings["rating"] >= min_rating]
+    kept = ratings["rating"].to_numpy() >= min_rating  # no copy of the other columns
+    users = ratings["user_id"].to_numpy()[kept] - 1
+    items = ratings["item_id"].to_numpy()[kept] - 1
     matrix = sp.csr_matrix(
-        (
-            np.ones(len(kept), dtype=np.int8),
-            (kept["user_id"].to_numpy() - 1, kept["item_id"].to_numpy() - 1),
-        ),
-        shape=shape,
+        (np.ones(len(users), dtype=np.int8), (users, items)), shape=shape
     )
     matrix.sum_duplicates()
     matrix.data[:] = 1  # a repeated (user, item) pair is still one interaction
@@ -206,8 +204,12 @@ def binarize_ratings(
     matrices share the shape (max user id, max item id), as in
     ``lightfm.datasets.fetch_movielens``.
     """
-    both = pd.concat([train_ratings, test_ratings])
-    shape = (int(both["user_id"].max()), int(both["item_id"].max()))
+    # The largest ids of either table, without copying both into one frame.
+    tables = [table for table in (train_ratings, test_ratings) if len(table)]
+    shape = tuple(
+        int(max(table[column].max() for table in tables))
+        for column in ("user_id", "item_id")
+    )
     min_rating = float(binarize_options["min_rating"])
     train = _interactions(train_ratings, shape, min_rating)
     test = _interactions(test_ratings, shape, min_rating)
