@@ -165,6 +165,11 @@ BAD_PARAMETERS = {
         ["most_popular.evaluation.label: 'Most popular' is also ease.evaluation.label"],
     ),
     "zero seeds": ({"seeds": 0}, None, ["seeds = 0", "greater than 0"]),
+    "a dense-cell limit of zero": (
+        {"reshape_options": {"max_dense_cells": 0}},
+        None,
+        ["reshape_options.max_dense_cells = 0", "greater than 0"],
+    ),
     "all_pairs training on the positives table": (
         {
             "ncf": {"training_options": {"sampling": "all_pairs"}},
