@@ -2,6 +2,7 @@
 wall time, peak RSS and NCF time per epoch, to show how cost grows.
 
     python benchmarks/bench_scale.py --sizes 1e6 5e6 25e6 --epochs 2
+    python benchmarks/bench_scale.py --params ncf.training_options.batch_size=65536
 
 Each size gets its own scratch project whose raw cache holds synthetic
 ``u.data``/``u.item`` (``ncf_movielens.synthetic``), and one ``kedro run`` of the
@@ -140,6 +141,7 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
             "evaluation_options.max_users": args.max_users,
             "split_options.strategy": "ua",
             "split_options.test_size": args.test_size,
+            **dict(item.split("=", 1) for item in args.params),
         }
         command = [
             sys.executable,
@@ -213,7 +215,12 @@ def markdown(results: dict) -> str:
         f"Command: `{results['command']}`; 2 CPU cores, one `kedro run` per size with "
         f"the nodes `{','.join(NODES)}`, NCF {results['epochs']} epochs, evaluation "
         f"on a fixed sample of {results['max_users']:,} users, split `ua` "
-        f"(test_size {results['test_size']}).",
+        f"(test_size {results['test_size']})"
+        + (
+            f", other parameters `{','.join(results['params'])}`."
+            if results.get("params")
+            else ", other parameters the project's defaults."
+        ),
         "",
         "Synthetic data (`ncf_movielens.synthetic.make_ratings`): Zipf-like users "
         "and items with taste clusters; users grow with the interactions in "
@@ -223,8 +230,9 @@ def markdown(results: dict) -> str:
         "scope at this size.",
         "",
         "| interactions | users | items | wall (s) | peak RSS (MB) | NCF s/epoch | "
-        "NCF rows/s | NCF rows/epoch | wall s per 1M interactions |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "NCF rows/s | NCF rows/epoch | wall s per 1M interactions | "
+        "NDCG@10 NCF / most popular |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         lines.append(
@@ -232,7 +240,9 @@ def markdown(results: dict) -> str:
             f"{run['wall_seconds']:.1f} | {run['peak_rss_mb']:,.0f} | "
             f"{run['ncf_seconds_per_epoch']:.1f} | "
             f"{median(run['ncf_rows_per_second'][1:] or run['ncf_rows_per_second']):,.0f} | "
-            f"{run['ncf_train_rows_per_epoch']:,} | {run['seconds_per_million']:.1f} |"
+            f"{run['ncf_train_rows_per_epoch']:,} | {run['seconds_per_million']:.1f} | "
+            f"{run['standard_ndcg@10']['ncf']:.4f} / "
+            f"{run['standard_ndcg@10']['most_popular']:.4f} |"
         )
     names = list(runs[-1]["nodes"])
     lines += [
@@ -286,6 +296,14 @@ def main() -> None:
     parser.add_argument("--max-users", type=int, default=2000)
     parser.add_argument("--test-size", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--params",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more kedro --params for every size, "
+        "e.g. ncf.training_options.batch_size=65536",
+    )
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
     runs, failures = [], []
@@ -307,6 +325,7 @@ def main() -> None:
         "epochs": args.epochs,
         "max_users": args.max_users,
         "test_size": args.test_size,
+        "params": args.params,
         "nodes": NODES,
         "runs": runs,
         "failures": failures,
