@@ -40,6 +40,7 @@ from ncf_movielens.fetch import (
 from ncf_movielens.synthetic import make_raw_files
 
 NET = {"timeout": 5.0, "retries": 0, "backoff": 0.01}
+RETRY_ONCE = {**NET, "retries": 1}
 GENRES = (
     "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama "
     "Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
@@ -293,9 +294,7 @@ def test_truncated_body_is_retried_then_fails(
             cache_dir,
             [source],
             u_data_sha256=sha(raw["u.data"]),
-            timeout=5.0,
-            retries=1,
-            backoff=0.01,
+            **RETRY_ONCE,
         )
 
     message = str(excinfo.value)
@@ -349,9 +348,7 @@ def test_truncated_chunked_body_is_retried_and_fails_over(
         cache_dir,
         [chunked, good],
         u_data_sha256=sha(raw["u.data"]),
-        timeout=5.0,
-        retries=1,
-        backoff=0.01,
+        **RETRY_ONCE,
     )
 
     assert files == raw
@@ -371,9 +368,7 @@ def test_server_down(raw: dict[str, bytes], cache_dir: Path) -> None:
             cache_dir,
             [source],
             u_data_sha256=sha(raw["u.data"]),
-            timeout=5.0,
-            retries=1,
-            backoff=0.01,
+            **RETRY_ONCE,
         )
 
     message = str(excinfo.value)
@@ -406,9 +401,7 @@ def test_http_5xx_is_retried_and_can_recover(
         cache_dir,
         [source],
         u_data_sha256=sha(raw["u.data"]),
-        timeout=5.0,
-        retries=1,
-        backoff=0.01,
+        **RETRY_ONCE,
     )
 
     assert files == raw
