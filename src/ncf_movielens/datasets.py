@@ -22,17 +22,17 @@ from kedro.io.core import (
 from kedro_datasets._typing import ImagePreview
 from matplotlib.figure import Figure
 
-from ncf_movielens.fetch import RawFiles, fetch_movielens
-from ncf_movielens.variants import get_variant
+from ncf_movielens.movielens.fetch import RawFiles, fetch_movielens
+from ncf_movielens.movielens.variants import get_variant
 
 
 class MovieLensDataset(AbstractDataset[None, RawFiles]):
     """A MovieLens release's raw ratings and movies files as bytes, read from the
     local cache or, failing that, from the first source that verifies.
 
-    ``variant`` (``ncf_movielens.variants``) names the release; its default
-    sources are the cache, GroupLens and, for 100K, LightFM's mirror and the
-    package index. Example catalog entry::
+    ``variant`` (``ncf_movielens.movielens.variants``) names the release; its
+    default sources are the cache, GroupLens and, for 100K, LightFM's mirror and
+    the package index. Example catalog entry::
 
         movielens_raw:
           type: ncf_movielens.datasets.MovieLensDataset

@@ -12,17 +12,16 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
-from ncf_movielens.pipelines.evaluation.nodes import comparison_text
-from ncf_movielens.validation import (
-    check_finite_history,
-    parameter_sources,
-    validate_parameters,
-)
+from ncf_movielens.comparison import comparison_text
+from ncf_movielens.models.checks import check_finite_history
+from ncf_movielens.parameter_errors import parameter_sources, validate_parameters
 
 
 class ParameterChecks:
-    """Refuses unknown keys, wrong types and impossible values in the parameters
-    as soon as the context exists, before any node runs."""
+    """Refuses unknown keys, wrong types, impossible values and combinations
+    that span groups as soon as the context exists, before any node runs, with
+    a message naming the file (or ``--params``) that set each refused value.
+    Kedro then converts each node's typed ``params:`` input itself."""
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:

@@ -1,5 +1,5 @@
-"""Project settings. There is no need to edit this file unless you want to change values
-from the Kedro defaults. For further information, including these default values, see
+"""Project settings: the project's hooks and how its configuration merges; every
+other setting is Kedro's default. See
 https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration"""
 
 from ncf_movielens.hooks import ComparisonReport, ParameterChecks, TrainingChecks
@@ -7,46 +7,10 @@ from ncf_movielens.hooks import ComparisonReport, ParameterChecks, TrainingCheck
 # Instantiated project hooks, executed in Last-In-First-Out (LIFO) order.
 HOOKS = (ParameterChecks(), TrainingChecks(), ComparisonReport())
 
-# Installed plugins for which to disable hook auto-registration.
-# DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
-
-# Class that manages the KedroSession.
-# from kedro.framework.session import KedroSession
-# SESSION_CLASS = KedroSession
-
-# Class that manages storing KedroSession data.
-# from kedro.framework.session.store import BaseSessionStore
-# SESSION_STORE_CLASS = BaseSessionStore
-# Keyword arguments to pass to the `SESSION_STORE_CLASS` constructor.
-# SESSION_STORE_ARGS = {
-#     "path": "./sessions"
-# }
-
-# Directory that holds configuration.
-# CONF_SOURCE = "conf"
-
-# Class that manages how configuration is loaded.
-# from kedro.config import OmegaConfigLoader
-
-# CONFIG_LOADER_CLASS = OmegaConfigLoader
-
-# Keyword arguments to pass to the `CONFIG_LOADER_CLASS` constructor.
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # An environment (conf/seed, conf/local) overrides single parameters, not
     # whole groups, and so does a nested --params on top of it.
     "merge_strategy": {"parameters": "soft"},
-    # "config_patterns": {
-    #     "spark" : ["spark*/"],
-    #     "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
-    # }
 }
-
-# Class that manages Kedro's library components.
-# from kedro.framework.context import KedroContext
-# CONTEXT_CLASS = KedroContext
-
-# Class that manages the Data Catalog.
-# from kedro.io import DataCatalog
-# DATA_CATALOG_CLASS = DataCatalog

@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from ncf_movielens.fetch import RawFiles
+from ncf_movielens.movielens.fetch import RawFiles
+from ncf_movielens.movielens.variants import GENRES
 
 U_DATA_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
 #: Below this share of new pairs per draw nearly every pair is taken, and the
@@ -179,11 +180,12 @@ def _fill_uniformly(
 
 
 def make_movies(n_items: int, seed: int = 0) -> pd.DataFrame:
-    """Movies (item_id, title, genre flags) in the ``u.item`` column order."""
+    """Movies (item_id, title, genre flags) in the ``u.item`` column order; each
+    has at least one genre."""
     rng = np.random.default_rng(seed)
-    genres = rng.random((n_items, 19)) < 0.15
-    genres[np.arange(n_items), rng.integers(19, size=n_items)] = True
-    frame = pd.DataFrame(genres.astype(int), columns=[f"g{i}" for i in range(19)])
+    genres = rng.random((n_items, len(GENRES))) < 0.15
+    genres[np.arange(n_items), rng.integers(len(GENRES), size=n_items)] = True
+    frame = pd.DataFrame(genres.astype(int), columns=list(GENRES))
     frame.insert(0, "url", "")
     frame.insert(0, "video_release_date", "")
     frame.insert(0, "release_date", "01-Jan-1995")

@@ -2,20 +2,22 @@
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import fit_ease
+from ncf_movielens.study import StudyModel
+
+from .nodes import train_model
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(model: StudyModel, **kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
-                fit_ease,
+                train_model,
                 inputs=["train_matrix", "params:model_options"],
                 outputs="model",
                 name="train_model",
             )
         ],
-        namespace="ease",
+        namespace=model.name,
         inputs={"train_matrix"},
-        tags=["ease", "training"],
+        tags=[model.name, "training"],
     )

@@ -1,38 +1,36 @@
-"""LightFM (WARP by default) on the binary train matrix, as in the seed."""
+"""LightFM's nodes: fit LightFM (``ncf_movielens.models.lightfm``) with the main
+seed and with each extra seed."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 import scipy.sparse as sp
-from lightfm import LightFM
 
-logger = logging.getLogger(__name__)
+from ncf_movielens.models.lightfm import LightFMRecommender, fit_lightfm
+from ncf_movielens.parameters import LightFMModelOptions, LightFMTrainingOptions
+from ncf_movielens.study import extra_seeds
 
 
-def train_lightfm(
+def train_model(
     train_matrix: sp.csr_matrix,
-    model_options: dict[str, Any],
-    training_options: dict[str, Any],
-) -> LightFM:
-    """Fit LightFM on the users x items interactions (no side features)."""
-    model = LightFM(
-        no_components=model_options["no_components"],
-        loss=model_options["loss"],
-        learning_rate=model_options["learning_rate"],
-        random_state=training_options["seed"],
-    )
-    logger.info(
-        "Training LightFM (%s, %d components) for %d epochs on %d interactions",
-        model_options["loss"],
-        model_options["no_components"],
-        training_options["epochs"],
-        train_matrix.nnz,
-    )
-    model.fit(
-        sp.coo_matrix(train_matrix, dtype="float32"),
-        epochs=training_options["epochs"],
-        num_threads=training_options["num_threads"],
-    )
-    return model
+    model_options: LightFMModelOptions,
+    training_options: LightFMTrainingOptions,
+) -> LightFMRecommender:
+    """LightFM fitted with ``training_options.seed``."""
+    return fit_lightfm(train_matrix, model_options, training_options)
+
+
+def train_other_seeds(
+    train_matrix: sp.csr_matrix,
+    model_options: LightFMModelOptions,
+    training_options: LightFMTrainingOptions,
+    seeds: int,
+) -> dict[int, LightFMRecommender]:
+    """LightFM fitted once per extra seed, by seed (none when ``seeds`` is 1)."""
+    return {
+        seed: fit_lightfm(
+            train_matrix,
+            model_options,
+            training_options.model_copy(update={"seed": seed}),
+        )
+        for seed in extra_seeds(training_options.seed, seeds)
+    }

@@ -1,25 +1,28 @@
-"""Train LightFM on the train matrix (namespace ``lightfm``)."""
+"""Fit LightFM on the train matrix (namespace ``lightfm``)."""
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import train_lightfm
+from ncf_movielens.study import StudyModel
+
+from .nodes import train_model, train_other_seeds
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
-        [
+def create_pipeline(model: StudyModel, **kwargs) -> Pipeline:
+    inputs = ["train_matrix", "params:model_options", "params:training_options"]
+    nodes = [node(train_model, inputs=inputs, outputs="model", name="train_model")]
+    if model.stochastic:
+        nodes.append(
             node(
-                train_lightfm,
-                inputs=[
-                    "train_matrix",
-                    "params:model_options",
-                    "params:training_options",
-                ],
-                outputs="model",
-                name="train_model",
+                train_other_seeds,
+                inputs=[*inputs, "params:seeds"],
+                outputs="other_seed_models",
+                name="train_other_seeds",
             )
-        ],
-        namespace="lightfm",
+        )
+    return Pipeline(
+        nodes,
+        namespace=model.name,
         inputs={"train_matrix"},
-        tags=["lightfm", "training"],
+        parameters={"params:seeds"},
+        tags=[model.name, "training"],
     )

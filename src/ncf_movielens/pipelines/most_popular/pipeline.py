@@ -2,20 +2,15 @@
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import fit_most_popular
+from ncf_movielens.study import StudyModel
+
+from .nodes import train_model
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(model: StudyModel, **kwargs) -> Pipeline:
     return Pipeline(
-        [
-            node(
-                fit_most_popular,
-                inputs="train_matrix",
-                outputs="model",
-                name="train_model",
-            )
-        ],
-        namespace="most_popular",
+        [node(train_model, inputs="train_matrix", outputs="model", name="train_model")],
+        namespace=model.name,
         inputs={"train_matrix"},
-        tags=["most_popular", "training"],
+        tags=[model.name, "training"],
     )

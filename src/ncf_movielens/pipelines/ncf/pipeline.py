@@ -2,27 +2,37 @@
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import train_ncf
+from ncf_movielens.study import StudyModel
+
+from .nodes import train_model, train_other_seeds
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
-        [
+def create_pipeline(model: StudyModel, **kwargs) -> Pipeline:
+    data = ["model_input_table", "train_matrix"]
+    options = ["params:model_options", "params:training_options"]
+    nodes = [
+        node(
+            train_model,
+            inputs=data + options,
+            outputs=["model", "training_history"],
+            name="train_model",
+        )
+    ]
+    if model.stochastic:
+        nodes.append(
             node(
-                train_ncf,
-                inputs=[
-                    "model_input_table",
-                    "train_matrix",
-                    "params:model_options",
-                    "params:training_options",
-                ],
-                outputs=["model", "training_history"],
-                name="train_model",
+                train_other_seeds,
+                inputs=[*data, *options, "params:seeds"],
+                outputs="other_seed_models",
+                name="train_other_seeds",
             )
-        ],
-        namespace="ncf",
-        inputs={"model_input_table", "train_matrix"},
+        )
+    return Pipeline(
+        nodes,
+        namespace=model.name,
+        inputs=set(data),
         # Un-dotted: the report outside this namespace plots it.
-        outputs={"training_history": "ncf_training_history"},
-        tags=["ncf", "training"],
+        outputs={"training_history": f"{model.name}_training_history"},
+        parameters={"params:seeds"},
+        tags=[model.name, "training"],
     )

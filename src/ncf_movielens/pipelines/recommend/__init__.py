@@ -1,5 +1,5 @@
 """recommend pipeline."""
 
-from .pipeline import create_pipeline
+from .pipeline import SHOW_NODE, create_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["SHOW_NODE", "create_pipeline"]

@@ -4,33 +4,33 @@ readable view of one user's lists."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from ncf_movielens.metrics import top_k_indices
+from ncf_movielens.models import Recommender
+from ncf_movielens.parameters import RecommendOptions
 from ncf_movielens.scoring import iter_user_batches
 
 logger = logging.getLogger(__name__)
 
 
-def recommend_top_k(
-    model: Any,
+def top_k_unseen(
+    model: Recommender,
     train_matrix: sp.csr_matrix,
     movies: pd.DataFrame,
-    recommend: dict[str, Any],
-    evaluation: dict[str, Any],
+    options: RecommendOptions,
+    label: str,
 ) -> pd.DataFrame:
     """Every user's ``stored_top_k`` best movies that are not in their train
     data: (model, user_id, rank, item_id, title, score), 1-based ids."""
-    k = recommend["stored_top_k"]
+    k = options.stored_top_k
     n_users, n_items = train_matrix.shape
     parts = []
-    for users, scores in iter_user_batches(
-        model, n_users, n_items, recommend["batch_size"]
-    ):
+    for users, scores in iter_user_batches(model, n_users, n_items, options.batch_size):
         rows, cols = train_matrix[users].nonzero()
         scores[rows, cols] = -np.inf
         top = top_k_indices(scores, k)
@@ -48,17 +48,32 @@ def recommend_top_k(
     table = pd.concat(parts, ignore_index=True)
     table = table[np.isfinite(table["score"])]  # users who have seen nearly all
     titles = movies.set_index("item_id")["title"]
-    table.insert(0, "model", evaluation["label"])
+    table.insert(0, "model", label)
     table.insert(4, "title", table["item_id"].map(titles).fillna("(unknown title)"))
     return table.reset_index(drop=True)
 
 
+def recommend_top_k_as(label: str) -> Callable[..., pd.DataFrame]:
+    """The node that stores the recommendations of the model labelled ``label``."""
+
+    def recommend_top_k(
+        model: Recommender,
+        train_matrix: sp.csr_matrix,
+        movies: pd.DataFrame,
+        recommend: RecommendOptions,
+    ) -> pd.DataFrame:
+        """Every user's top unseen movies, with titles."""
+        return top_k_unseen(model, train_matrix, movies, recommend, label)
+
+    return recommend_top_k
+
+
 def show_user_recommendations(
-    recommend: dict[str, Any], *recommendations: pd.DataFrame
+    recommend: RecommendOptions, *recommendations: pd.DataFrame
 ) -> pd.DataFrame:
     """One user's top ``top_k`` per model, as a table with one column per model;
     logged so that ``kedro run --pipelines=recommend`` prints it."""
-    user_id, k = int(recommend["user_id"]), int(recommend["top_k"])
+    user_id, k = recommend.user_id, recommend.top_k
     every = pd.concat(recommendations, ignore_index=True)
     if k > every["rank"].max():
         raise ValueError(

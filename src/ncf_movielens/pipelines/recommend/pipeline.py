@@ -4,23 +4,19 @@ one user's lists side by side:
 
 from kedro.pipeline import Pipeline, node
 
-from ncf_movielens.pipelines.evaluation.pipeline import MODELS
+from ncf_movielens.study import StudyModel
 
-from .nodes import recommend_top_k, show_user_recommendations
+from .nodes import recommend_top_k_as, show_user_recommendations
+
+SHOW_NODE = "show_user_recommendations"
 
 
-def _per_model(name: str) -> Pipeline:
+def _per_model(model: StudyModel) -> Pipeline:
     template = Pipeline(
         [
             node(
-                recommend_top_k,
-                inputs=[
-                    "model",
-                    "train_matrix",
-                    "movies",
-                    "params:recommend",
-                    "params:evaluation",
-                ],
+                recommend_top_k_as(model.label),
+                inputs=["model", "train_matrix", "movies", "params:recommend"],
                 outputs="recommendations",
                 name="recommend_top_k",
             )
@@ -28,24 +24,22 @@ def _per_model(name: str) -> Pipeline:
     )
     return Pipeline(
         template,
-        namespace=name,
+        namespace=model.name,
         inputs={"train_matrix", "movies"},
-        outputs={"recommendations": f"{name}_recommendations"},
+        outputs={"recommendations": f"{model.name}_recommendations"},
         parameters={"params:recommend"},
-        tags=[name],
+        tags=[model.name],
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    show = Pipeline(
-        [
-            node(
-                show_user_recommendations,
-                inputs=["params:recommend"]
-                + [f"{name}_recommendations" for name in MODELS],
-                outputs="user_recommendations",
-                name="show_user_recommendations",
-            )
-        ]
+def create_pipeline(models: tuple[StudyModel, ...], **kwargs) -> Pipeline:
+    show = node(
+        show_user_recommendations,
+        inputs=["params:recommend"]
+        + [f"{model.name}_recommendations" for model in models],
+        outputs="user_recommendations",
+        name=SHOW_NODE,
     )
-    return Pipeline([*(_per_model(name) for name in MODELS), show], tags=["recommend"])
+    return Pipeline(
+        [*(_per_model(model) for model in models), show], tags=["recommend"]
+    )

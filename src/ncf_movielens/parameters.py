@@ -1,0 +1,265 @@
+"""The parameter schema: one pydantic model per group of
+``conf/base/parameters_*.yml``.
+
+Nodes take these types as their ``params:`` inputs, so Kedro validates and
+converts each group before the run (Kedro >= 1.3). ``Parameters`` composes the
+same groups with the rules that span groups; the ``ParameterChecks`` hook runs
+it first, to say which file set a refused value. The YAML holds every default:
+no field here has one, so a key missing from the YAML is an error, not a
+second default.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from ncf_movielens.movielens.variants import VARIANTS
+
+logger = logging.getLogger(__name__)
+
+#: The extra Keras metrics NCF can log per epoch: parameter name -> the class
+#: in ``keras.metrics`` (``models.neumf`` builds them from this table).
+NCF_METRICS = {
+    "tp": "TruePositives",
+    "fp": "FalsePositives",
+    "tn": "TrueNegatives",
+    "fn": "FalseNegatives",
+    "accuracy": "BinaryAccuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "auc": "AUC",
+}
+#: A pair written as a YAML list; its items stay strict.
+NumberPair = Annotated[tuple[int | float, int | float], Field(strict=False)]
+VariantName = Literal[tuple(VARIANTS)]
+NCFMetricName = Literal[tuple(NCF_METRICS)]
+
+
+def _invalid(key: str, message: str) -> PydanticCustomError:
+    """A cross-field error that names the offending ``key`` below its group."""
+    return PydanticCustomError("invalid_value", message, {"key": key})
+
+
+class _Group(BaseModel):
+    # strict: YAML already gives typed values; "5" is not an int, nor 5.0 or true.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- Data engineering (parameters_data_engineering.yml) --------------------------
+
+
+class ParseOptions(_Group):
+    #: [min, max]; None: the variant's own scale (1..5; 0.5..5 from ml-10m on)
+    rating_scale: NumberPair | None
+    duplicates: Literal["error", "keep_first", "keep_last"]
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """The rating scale in force (ml-100k's when none is set)."""
+        return self.rating_scale or VARIANTS["ml-100k"].rating_scale
+
+    @model_validator(mode="after")
+    def _scale_is_ordered(self) -> ParseOptions:
+        low, high = self.scale
+        if low > high:
+            raise _invalid("rating_scale", f"[{low}, {high}] is not [min, max]")
+        return self
+
+
+class SplitOptions(_Group):
+    strategy: Literal["ua", "ub", "temporal", "random"]
+    test_size: PositiveInt
+    seed: NonNegativeInt
+
+
+class BinarizeOptions(_Group):
+    min_rating: float
+
+
+class ReshapeOptions(_Group):
+    mode: Literal["all_pairs", "positives"]
+    #: all_pairs has one row per user x item pair; refused above this many rows
+    max_pairs: PositiveInt
+
+
+# --- Evaluation (parameters_evaluation.yml) --------------------------------------
+
+
+class EvaluationOptions(_Group):
+    top_k: PositiveInt
+    ks: Annotated[list[PositiveInt], Field(min_length=1)]
+    curve_k: PositiveInt
+    min_score_std: NonNegativeFloat
+    batch_size: PositiveInt
+    max_users: PositiveInt | None  # None: every user
+
+
+# --- Models (parameters_<model>.yml) ---------------------------------------------
+
+
+class NCFModelOptions(_Group):
+    latent_dim_mf: PositiveInt
+    latent_dim_mlp: PositiveInt
+    reg_mf: NonNegativeFloat
+    reg_mlp: NonNegativeFloat
+    dense_layers: list[PositiveInt]
+    reg_layers: list[NonNegativeFloat]
+    activation_dense: str
+
+    @field_validator("activation_dense")
+    @classmethod
+    def _known_activation(cls, name: str) -> str:
+        import keras  # noqa: PLC0415 - heavy; only needed once parameters are checked
+
+        try:
+            keras.activations.get(name)
+        except ValueError:
+            raise ValueError(f"{name!r} is not a Keras activation") from None
+        return name
+
+    @model_validator(mode="after")
+    def _one_reg_per_layer(self) -> NCFModelOptions:
+        if len(self.dense_layers) != len(self.reg_layers):
+            raise _invalid(
+                "reg_layers",
+                f"has {len(self.reg_layers)} entries but dense_layers has "
+                f"{len(self.dense_layers)}; they must have the same length",
+            )
+        return self
+
+
+class NCFTrainingOptions(_Group):
+    seed: NonNegativeInt
+    #: negative: positives plus `negatives` sampled items each; all_pairs: the
+    #: seed's table of every user x item pair
+    sampling: Literal["all_pairs", "negative"]
+    negatives: PositiveInt  # per positive, with sampling: negative
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    learning_rate: PositiveFloat
+    validation_split: Annotated[float, Field(gt=0, lt=1)]
+    early_stopping_patience: NonNegativeInt
+    shuffle_each_epoch: bool
+    jit_compile: bool
+    steps_per_execution: PositiveInt
+    metrics: list[NCFMetricName]
+    tensorboard_log_dir: str | None
+    histogram_freq: NonNegativeInt
+
+
+class NCFParameters(_Group):
+    model_options: NCFModelOptions
+    training_options: NCFTrainingOptions
+
+
+class LightFMModelOptions(_Group):
+    loss: Literal["warp", "bpr", "warp-kos", "logistic"]
+    no_components: PositiveInt
+    learning_rate: PositiveFloat
+
+
+class LightFMTrainingOptions(_Group):
+    seed: NonNegativeInt
+    epochs: PositiveInt
+    num_threads: PositiveInt
+
+    @model_validator(mode="after")
+    def _warn_if_not_reproducible(self) -> LightFMTrainingOptions:
+        if self.num_threads > 1:
+            logger.warning(
+                "lightfm.training_options.num_threads is %d: LightFM's lock-free "
+                "parallel SGD gives a different model on every run; 1 reproduces it",
+                self.num_threads,
+            )
+        return self
+
+
+class LightFMParameters(_Group):
+    model_options: LightFMModelOptions
+    training_options: LightFMTrainingOptions
+
+
+class EASEModelOptions(_Group):
+    l2: PositiveFloat
+    max_items: PositiveInt
+
+
+class EASEParameters(_Group):
+    model_options: EASEModelOptions
+
+
+# --- Recommendations (parameters_recommend.yml) ----------------------------------
+
+
+class RecommendOptions(_Group):
+    user_id: PositiveInt
+    top_k: PositiveInt
+    stored_top_k: PositiveInt
+    batch_size: PositiveInt
+
+    @model_validator(mode="after")
+    def _shows_what_is_stored(self) -> RecommendOptions:
+        if self.top_k > self.stored_top_k:
+            raise _invalid(
+                "top_k",
+                f"{self.top_k} is above stored_top_k {self.stored_top_k}: only "
+                "stored recommendations can be shown",
+            )
+        return self
+
+
+# --- All of them, and the rules across groups ------------------------------------
+
+
+class Parameters(_Group):
+    """Every parameter of the study; the top-level keys are the YAML's."""
+
+    variant: VariantName
+    parse_options: ParseOptions
+    split_options: SplitOptions
+    binarize_options: BinarizeOptions
+    reshape_options: ReshapeOptions
+    evaluation_options: EvaluationOptions
+    seeds: PositiveInt  # runs per stochastic model
+    ncf: NCFParameters
+    lightfm: LightFMParameters
+    ease: EASEParameters
+    recommend: RecommendOptions
+
+    @model_validator(mode="after")
+    def _min_rating_on_the_scale(self) -> Parameters:
+        scale = self.parse_options.rating_scale or VARIANTS[self.variant].rating_scale
+        if self.binarize_options.min_rating > scale[1]:
+            raise _invalid(
+                "binarize_options.min_rating",
+                f"{self.binarize_options.min_rating} is above the rating scale's "
+                f"maximum {scale[1]} (parse_options.rating_scale, or the "
+                "variant's), so nothing would count as an interaction",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _all_pairs_table_for_all_pairs_training(self) -> Parameters:
+        sampling = self.ncf.training_options.sampling
+        if sampling == "all_pairs" and self.reshape_options.mode != "all_pairs":
+            raise _invalid(
+                "ncf.training_options.sampling",
+                "is 'all_pairs' but reshape_options.mode is "
+                f"{self.reshape_options.mode!r}: all_pairs training needs the "
+                "all_pairs table",
+            )
+        return self

@@ -1,0 +1,131 @@
+"""Reporting: the models side by side (JSON, a table, Markdown) and one figure
+across models, from the evaluation's metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ncf_movielens.comparison import format_cell
+
+
+def _runs(inputs: tuple[dict | list[dict], ...]) -> dict[str, list[dict[str, Any]]]:
+    """Metrics per model label, one entry per run (seed); inputs are a model's
+    main metrics or lists of its metrics over extra seeds."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for item in inputs:
+        for metrics in item if isinstance(item, list) else [item]:
+            runs.setdefault(metrics["model"], []).append(metrics)
+    return runs
+
+
+def _flat(metrics: dict[str, Any]) -> dict[str, float]:
+    return {
+        f"{protocol}/{name}": value
+        for protocol, values in metrics["protocols"].items()
+        for name, value in values.items()
+        if name not in ("description", "users", "users_sampled")
+    }
+
+
+def _markdown(
+    summary: dict[str, dict[str, dict[str, float]]], protocols: dict[str, str]
+) -> str:
+    """One Markdown table per protocol, models as rows, metrics as columns."""
+    lines = ["# Model comparison", ""]
+    for protocol, description in protocols.items():
+        columns = [
+            key
+            for key in next(iter(summary.values()))
+            if key.startswith(f"{protocol}/")
+        ]
+        lines += [f"## Protocol `{protocol}`", "", description, ""]
+        names = [key.split("/", 1)[1] for key in columns]
+        lines.append("| model | runs | " + " | ".join(names) + " |")
+        lines.append("|---|---|" + "---|" * len(names))
+        for model, metrics in summary.items():
+            runs = int(metrics[columns[0]]["runs"])
+            cells = [
+                format_cell(metrics[key]["mean"], metrics[key]["std"], runs)
+                for key in columns
+            ]
+            lines.append(f"| {model} | {runs} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append("Runs > 1 show mean ± standard deviation over seeds.")
+    return "\n".join(lines) + "\n"
+
+
+def compare_models(
+    *model_metrics: dict[str, Any] | list[dict[str, Any]],
+) -> tuple[dict[str, Any], pd.DataFrame, str]:
+    """Put every model side by side, averaging over seeds where a model ran with
+    more than one.
+
+    Returns the comparison as JSON-ready data, a table with models as rows and
+    ``protocol/metric`` columns (plus ``<column> std`` columns when any model
+    has several runs), and the same as Markdown, one table per protocol.
+    """
+    runs = _runs(model_metrics)
+    protocols = {
+        protocol: values["description"]
+        for metrics_list in runs.values()
+        for protocol, values in metrics_list[0]["protocols"].items()
+    }
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for model, metrics_list in runs.items():
+        rows = pd.DataFrame([_flat(metrics) for metrics in metrics_list])
+        summary[model] = {
+            key: {
+                "mean": float(rows[key].mean()),
+                "std": float(rows[key].std(ddof=1)) if len(rows) > 1 else 0.0,
+                "runs": len(rows),
+            }
+            for key in rows.columns
+        }
+    table = pd.DataFrame(
+        {
+            model: {key: v["mean"] for key, v in m.items()}
+            for model, m in summary.items()
+        }
+    ).T
+    if any(len(metrics_list) > 1 for metrics_list in runs.values()):
+        stds = pd.DataFrame(
+            {
+                model: {f"{k} std": v["std"] for k, v in m.items()}
+                for model, m in summary.items()
+            }
+        ).T
+        table = pd.concat([table, stds], axis=1)
+    table.insert(0, "runs", [len(runs[model]) for model in table.index])
+    table.index.name = "model"
+    comparison = {"protocols": protocols, "models": summary}
+    return comparison, table.reset_index(), _markdown(summary, protocols)
+
+
+def plot_comparison(
+    ncf_training_history: dict[str, Any], *model_metrics: dict[str, Any]
+) -> Figure:
+    """Precision@k and recall@k for k = 1..curve_k (standard protocol), one
+    line per model, and NCF's training curves."""
+    # A bare Figure, not pyplot: no global state, no display backend needed.
+    figure = Figure(figsize=(15, 4.5))
+    ax_p, ax_r, ax_loss = figure.subplots(1, 3)
+    for metrics in model_metrics:
+        curves = metrics["curves"]
+        ax_p.plot(curves["k"], curves["precision"], marker=".", label=metrics["model"])
+        ax_r.plot(curves["k"], curves["recall"], marker=".", label=metrics["model"])
+    for axis, name in ((ax_p, "precision@k"), (ax_r, "recall@k")):
+        axis.set(xlabel="k", ylabel=name, title=f"{name} (standard protocol)")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    history = ncf_training_history["history"]
+    epochs = range(1, len(history["loss"]) + 1)
+    ax_loss.plot(epochs, history["loss"], marker="o", label="loss")
+    ax_loss.plot(epochs, history["val_loss"], marker="o", label="val_loss")
+    ax_loss.set(xlabel="epoch", ylabel="binary cross-entropy", title="NCF training")
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend()
+    figure.tight_layout()
+    return figure
