@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from ncf_movielens import synthetic
-from ncf_movielens.fetch import sha256
+from ncf_movielens.movielens.fetch import sha256
+from ncf_movielens.movielens.movies import U_ITEM_COLUMNS
+from ncf_movielens.movielens.variants import GENRES
 from ncf_movielens.synthetic import (
     make_movies,
     make_ratings,
@@ -90,6 +92,12 @@ def test_write_u_data_in_chunks_matches_the_grouplens_format(tmp_path, monkeypat
     assert to_raw_files(ratings, make_movies(50))["u.data"] == path.read_bytes()
     back = pd.read_csv(io.BytesIO(path.read_bytes()), sep="\t", names=ratings.columns)
     pd.testing.assert_frame_equal(back, ratings)
+
+
+def test_movies_have_the_u_item_columns_and_a_genre_each():
+    movies = make_movies(40, seed=2)
+    assert tuple(movies.columns) == U_ITEM_COLUMNS
+    assert (movies[list(GENRES)].sum(axis=1) >= 1).all()
 
 
 def test_raw_files_hold_both_tables(tmp_path):

@@ -1,21 +1,36 @@
-"""Nodes of the data engineering pipeline, on synthetic data."""
+"""Nodes of the data engineering pipeline, on synthetic data, with the
+project's own parameters (conf/base) as Kedro passes them."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from ncf_movielens.movielens.variants import GENRES
+from ncf_movielens.parameters import (
+    BinarizeOptions,
+    ParseOptions,
+    ReshapeOptions,
+    SplitOptions,
+)
 from ncf_movielens.pipelines.data_engineering.nodes import (
     binarize_ratings,
-    long_to_matrix,
     matrix_to_long,
     parse_movies,
     parse_ratings,
     split_ratings,
 )
 from ncf_movielens.synthetic import make_movies, make_ratings, to_raw_files
+from tests.support import project_options
+
+parse_options = partial(project_options, ParseOptions, "parse_options")
+split_options = partial(project_options, SplitOptions, "split_options")
+binarize_options = partial(project_options, BinarizeOptions, "binarize_options")
+reshape_options = partial(project_options, ReshapeOptions, "reshape_options")
 
 
 def _allbut(lines: list[str], first: int, last: int) -> tuple[list[str], list[str]]:
@@ -37,20 +52,21 @@ def ratings() -> pd.DataFrame:
 
 
 def test_parse_ratings_keeps_file_order(raw_files):
-    ratings = parse_ratings(raw_files)
-    first_line = raw_files["u.data"].split(b"\n")[0].split(b"\t")
+    ratings = parse_ratings(raw_files, parse_options(), "ml-100k")
+    lines = raw_files["u.data"].decode().splitlines()
     assert list(ratings.columns) == ["user_id", "item_id", "rating", "timestamp"]
-    assert ratings.iloc[0].tolist() == [int(v) for v in first_line]
-    assert len(ratings) == raw_files["u.data"].count(b"\n")
+    assert ratings.to_numpy().tolist() == [
+        [int(field) for field in line.split("\t")] for line in lines
+    ]
+    assert ratings.index.equals(pd.RangeIndex(len(lines)))
     assert all(dtype == np.int64 for dtype in ratings.dtypes)
 
 
 def test_parse_movies_joins_genre_names():
     movies = make_movies(5, seed=1)
-    movies.iloc[0, 5:] = 0
-    movies.loc[0, "g1"] = 1  # Action
-    movies.loc[0, "g18"] = 1  # Western
-    parsed = parse_movies(to_raw_files(make_ratings(3, 5, 6), movies))
+    movies.loc[0, list(GENRES)] = 0
+    movies.loc[0, ["Action", "Western"]] = 1
+    parsed = parse_movies(to_raw_files(make_ratings(3, 5, 6), movies), "ml-100k")
     assert list(parsed.columns) == ["item_id", "title", "genres"]
     assert parsed.loc[0, "genres"] == "Action|Western"
     assert parsed.loc[0, "title"] == "Movie 1 (1995)"
@@ -64,7 +80,8 @@ def test_ua_ub_split_matches_allbut(ratings, strategy, first, last):
     base, test = _allbut(lines, first, last)
 
     train_df, test_df = split_ratings(
-        parse_ratings(raw), {"strategy": strategy, "test_size": 10}
+        parse_ratings(raw, parse_options(), "ml-100k"),
+        split_options(strategy=strategy, test_size=10),
     )
 
     def as_lines(df: pd.DataFrame) -> list[str]:
@@ -75,26 +92,27 @@ def test_ua_ub_split_matches_allbut(ratings, strategy, first, last):
 
 
 def test_temporal_split_holds_out_latest(ratings):
-    train, test = split_ratings(ratings, {"strategy": "temporal", "test_size": 3})
-    assert test.groupby("user_id").size().max() == 3
+    train, test = split_ratings(
+        ratings, split_options(strategy="temporal", test_size=3)
+    )
+    per_user = test.groupby("user_id").size()
+    assert per_user.index.tolist() == sorted(ratings["user_id"].unique())
+    assert (per_user == 3).all()  # every user has more than 3 ratings
     latest_train = train.groupby("user_id")["timestamp"].max()
     earliest_test = test.groupby("user_id")["timestamp"].min()
     assert (earliest_test >= latest_train.reindex(earliest_test.index)).all()
 
 
 def test_random_split_is_seeded(ratings):
-    options = {"strategy": "random", "test_size": 4, "seed": 7}
+    options = split_options(strategy="random", test_size=4, seed=7)
     first = split_ratings(ratings, options)[1]
     again = split_ratings(ratings, options)[1]
-    other = split_ratings(ratings, {**options, "seed": 8})[1]
+    other = split_ratings(
+        ratings, split_options(strategy="random", test_size=4, seed=8)
+    )[1]
     pd.testing.assert_frame_equal(first, again)
     assert not first.equals(other)
     assert (first.groupby("user_id").size() == 4).all()
-
-
-def test_unknown_split_strategy_is_refused(ratings):
-    with pytest.raises(ValueError, match="strategy 'nope' is unknown"):
-        split_ratings(ratings, {"strategy": "nope"})
 
 
 def test_binarize_keeps_ratings_at_or_above_threshold():
@@ -107,7 +125,7 @@ def test_binarize_keeps_ratings_at_or_above_threshold():
         }
     )
     test = pd.DataFrame({"user_id": [2], "item_id": [3], "rating": [4], "timestamp": 0})
-    train_m, test_m = binarize_ratings(train, test, {"min_rating": 3.0})
+    train_m, test_m = binarize_ratings(train, test, binarize_options(min_rating=3.0))
     assert train_m.shape == test_m.shape == (3, 4)
     assert sp.isspmatrix_csr(train_m)
     assert train_m.toarray().tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
@@ -115,36 +133,58 @@ def test_binarize_keeps_ratings_at_or_above_threshold():
     assert train_m.dtype == np.int8
 
 
+def test_binarize_shape_holds_the_test_tables_largest_ids():
+    train = pd.DataFrame(
+        {"user_id": [1, 2], "item_id": [3, 1], "rating": [4, 5], "timestamp": 0}
+    )
+    test = pd.DataFrame(
+        {"user_id": [2, 7], "item_id": [9, 2], "rating": [4, 3], "timestamp": 0}
+    )
+    train_m, test_m = binarize_ratings(train, test, binarize_options(min_rating=3.0))
+    assert train_m.shape == test_m.shape == (7, 9)
+    assert sorted(zip(*test_m.nonzero(), strict=True)) == [(1, 8), (6, 1)]
+    assert sorted(zip(*train_m.nonzero(), strict=True)) == [(0, 2), (1, 0)]
+
+
 def test_binarize_min_rating_zero_keeps_everything(ratings):
-    train, test = split_ratings(ratings, {"strategy": "ua", "test_size": 10})
-    train_m, test_m = binarize_ratings(train, test, {"min_rating": 0})
+    train, test = split_ratings(ratings, split_options(strategy="ua", test_size=10))
+    train_m, test_m = binarize_ratings(train, test, binarize_options(min_rating=0.0))
     assert train_m.nnz == len(train) and test_m.nnz == len(test)
 
 
 def test_all_pairs_long_table_is_the_seeds():
     matrix = sp.csr_matrix(np.array([[1, 0, 1], [0, 0, 0]], dtype=np.int8))
-    long = matrix_to_long(matrix, {"mode": "all_pairs"})
+    long = matrix_to_long(matrix, reshape_options(mode="all_pairs"))
     assert len(long) == 6
     assert long["interaction"].tolist() == [1, 0, 1, 0, 0, 0]
     assert long["user_id"].tolist() == [0, 0, 0, 1, 1, 1]
     assert long["item_id"].tolist() == [0, 1, 2, 0, 1, 2]
 
 
-def test_positives_long_table_and_round_trip():
+@pytest.mark.parametrize("mode", ["positives", "all_pairs"])
+def test_long_table_round_trips_to_the_matrix(mode):
     rng = np.random.default_rng(0)
     matrix = sp.random(20, 30, density=0.1, format="csr", random_state=rng)
     matrix.data[:] = 1
     matrix = matrix.astype(np.int8)
-    for mode in ("positives", "all_pairs"):
-        long = matrix_to_long(matrix, {"mode": mode})
-        back = long_to_matrix(long, matrix.shape)
-        assert (back != matrix).nnz == 0
-    assert len(matrix_to_long(matrix, {"mode": "positives"})) == matrix.nnz
+    long = matrix_to_long(matrix, reshape_options(mode=mode))
+    back = sp.csr_matrix(
+        (long["interaction"], (long["user_id"], long["item_id"])), shape=matrix.shape
+    )
+    assert (back != matrix).nnz == 0
+    assert len(long) == (matrix.nnz if mode == "positives" else 20 * 30)
 
 
-def test_unknown_reshape_mode_is_refused():
-    with pytest.raises(ValueError, match="mode 'wide' is unknown"):
-        matrix_to_long(sp.csr_matrix((2, 2)), {"mode": "wide"})
+def test_all_pairs_above_max_pairs_is_refused():
+    matrix = sp.csr_matrix(np.eye(3, 4, dtype=np.int8))
+    with pytest.raises(
+        ValueError, match=r"3 x 4 = 12 pairs, above reshape_options\.max_pairs = 11"
+    ):
+        matrix_to_long(matrix, reshape_options(mode="all_pairs", max_pairs=11))
+    assert (
+        len(matrix_to_long(matrix, reshape_options(mode="all_pairs", max_pairs=12)))
+        == 12
+    )
 
 
 def _variant_files(ratings: pd.DataFrame, fmt: str) -> dict[str, bytes]:
@@ -182,7 +222,7 @@ def _variant_files(ratings: pd.DataFrame, fmt: str) -> dict[str, bytes]:
 def test_other_variants_parse_to_the_same_tables(ratings, variant, fmt):
     half_stars = ratings.assign(rating=ratings["rating"] - 0.5 * (variant != "ml-1m"))
     raw = _variant_files(half_stars, fmt)
-    parsed = parse_ratings(raw, {}, variant)
+    parsed = parse_ratings(raw, parse_options(), variant)
     assert parsed[["user_id", "item_id", "timestamp"]].equals(
         half_stars[["user_id", "item_id", "timestamp"]].reset_index(drop=True)
     )
@@ -200,13 +240,13 @@ def test_variant_rating_scale_and_line_numbers():
     with pytest.raises(
         ValueError, match=r"ratings.csv.*0.5\.\.5\): line 3 \(rating 0.0\)"
     ):
-        parse_ratings(raw, {}, "ml-25m")
+        parse_ratings(raw, parse_options(), "ml-25m")
 
 
 def test_raw_files_of_another_variant_are_refused(raw_files):
     with pytest.raises(
         ValueError, match=r"variant 'ml-1m' reads ratings.dat.*--params=variant"
     ):
-        parse_ratings(raw_files, {}, "ml-1m")
+        parse_ratings(raw_files, parse_options(), "ml-1m")
     with pytest.raises(ValueError, match="variant 'ml-3m' is unknown"):
         parse_movies(raw_files, "ml-3m")

