@@ -1,11 +1,11 @@
-"""Shared by the benchmark scripts: a throw-away copy of the project to run in,
-child processes measured for wall time and peak RSS, and versioned results."""
+"""Shared by the benchmark scripts: child processes measured for wall time and
+peak RSS, and versioned results. Scratch projects to run in come from the
+tests' helpers (``tests/support.py``), so both build them the same way."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -18,6 +18,27 @@ from kedro_datasets.json import JSONDataset
 from kedro_datasets.text import TextDataset
 
 PROJECT = Path(__file__).resolve().parents[1]
+if str(PROJECT) not in sys.path:  # run as `python benchmarks/x.py` or from benchmarks/
+    sys.path.insert(0, str(PROJECT))
+
+from tests.support import (  # noqa: E402
+    make_project,
+    scratch_project,
+    use_raw_cache,
+    version_file,
+)
+
+__all__ = [
+    "PROJECT",
+    "make_project",
+    "measure",
+    "median",
+    "save_results",
+    "scratch_project",
+    "stamp",
+    "use_raw_cache",
+    "version_file",
+]
 
 _MEASURE = """
 import json, resource, subprocess, sys, time
@@ -44,26 +65,6 @@ def measure(command: list[str], cwd: Path) -> dict[str, Any]:
     if result["returncode"] != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{out.stderr[-3000:]}")
     return result
-
-
-def scratch_project(root: Path, raw_dir: Path | None = None) -> Path:
-    """Project config and metadata in ``root``; the raw cache copied from
-    ``raw_dir`` when given. The package itself runs from the installed copy."""
-    shutil.copy(PROJECT / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(
-        PROJECT / "conf", root / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    (root / "conf" / "local").mkdir()
-    (root / "src").mkdir()
-    if raw_dir is not None:
-        shutil.copytree(raw_dir, root / "data" / "01_raw" / raw_dir.name)
-    return root
-
-
-def latest(root: Path, dataset_path: str) -> Path:
-    """The newest version's file of a versioned dataset under ``root``."""
-    folder = root / dataset_path
-    return sorted(folder.iterdir())[-1] / folder.name
 
 
 def median(values: list[float]) -> float:

@@ -25,8 +25,15 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-from _common import latest, measure, median, save_results, scratch_project, stamp
+from _common import (
+    measure,
+    median,
+    save_results,
+    scratch_project,
+    stamp,
+    use_raw_cache,
+    version_file,
+)
 
 from ncf_movielens.synthetic import make_movies, make_ratings, write_raw_files
 
@@ -124,18 +131,11 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
         ratings = make_ratings(n_users, n_items, n_ratings, seed=args.seed)
         generated = time.perf_counter()
         cache = project / "data" / "01_raw" / "ml-100k"
+        # Written straight to the cache: 25M ratings are too many to hold as bytes.
         digest = write_raw_files(ratings, make_movies(n_items, args.seed), cache)
         written = time.perf_counter()
         del ratings
-        local = {
-            "movielens_raw": {
-                "type": "ncf_movielens.datasets.MovieLensDataset",
-                "path": "data/01_raw/ml-100k",
-                "sources": [{"type": "cache"}],
-                "u_data_sha256": digest,
-            }
-        }
-        (project / "conf" / "local" / "catalog.yml").write_text(yaml.safe_dump(local))
+        use_raw_cache(project, digest)
         params = {
             "ncf.training_options.epochs": args.epochs,
             "evaluation_options.max_users": args.max_users,
@@ -159,13 +159,15 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
             sampler.done.set()
             sampler.join()
         history = json.loads(
-            latest(
-                project, "data/07_model_output/ncf_training_history.json"
+            version_file(
+                project / "data/07_model_output/ml-100k/ncf_training_history.json"
             ).read_text()
         )
         metrics = {
             model: json.loads(
-                latest(project, f"data/08_reporting/{model}_metrics.json").read_text()
+                version_file(
+                    project / f"data/08_reporting/ml-100k/{model}_metrics.json"
+                ).read_text()
             )["protocols"]["standard"]
             for model in ("ncf", "most_popular")
         }

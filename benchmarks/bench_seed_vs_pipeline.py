@@ -17,13 +17,16 @@ from pathlib import Path
 
 from _common import (
     PROJECT,
-    latest,
+    make_project,
     measure,
     median,
     save_results,
-    scratch_project,
     stamp,
+    version_file,
 )
+
+#: MovieLens 100K's files in the raw cache, ratings first.
+RAW_FILES = ("u.data", "u.item")
 
 
 def run_reference(u_data: Path) -> dict:
@@ -47,16 +50,19 @@ def run_reference(u_data: Path) -> dict:
 
 
 def run_pipeline(raw_dir: Path, extra: list[str]) -> dict:
+    raw = {name: (raw_dir / name).read_bytes() for name in RAW_FILES}
     with tempfile.TemporaryDirectory() as tmp:
-        project = scratch_project(Path(tmp), raw_dir)
+        project = make_project(Path(tmp), raw)
         result = measure([sys.executable, "-m", "kedro", "run", *extra], project)
         history = json.loads(
-            latest(
-                project, "data/07_model_output/ncf_training_history.json"
+            version_file(
+                project / "data/07_model_output/ml-100k/ncf_training_history.json"
             ).read_text()
         )
         metrics = json.loads(
-            latest(project, "data/08_reporting/ncf_metrics.json").read_text()
+            version_file(
+                project / "data/08_reporting/ml-100k/ncf_metrics.json"
+            ).read_text()
         )
     rates = (
         history["rows_per_second"][1:] or history["rows_per_second"]

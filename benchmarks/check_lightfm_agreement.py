@@ -9,21 +9,30 @@ from __future__ import annotations
 import json
 import pickle
 
-from _common import PROJECT, latest
+from _common import PROJECT, version_file
 from lightfm.evaluation import precision_at_k
 from scipy import sparse
+
+VARIANT = "ml-100k"
 
 
 def main() -> None:
     data = PROJECT / "data"
-    train = sparse.load_npz(latest(data, "03_primary/train_matrix.npz")).tocsr()
-    test = sparse.load_npz(latest(data, "03_primary/test_matrix.npz")).tocsr()
-    model_path = latest(data, "06_models/lightfm_model.pkl")
+    primary = data / "03_primary" / VARIANT
+    train = sparse.load_npz(version_file(primary / "train_matrix.npz")).tocsr()
+    test = sparse.load_npz(version_file(primary / "test_matrix.npz")).tocsr()
+    model_path = version_file(data / "06_models" / VARIANT / "lightfm_model.pkl")
     with model_path.open("rb") as handle:
-        model = pickle.load(handle)  # noqa: S301 - the project's own output
-    metrics = json.loads(latest(data, "08_reporting/lightfm_metrics.json").read_text())
+        recommender = pickle.load(handle)  # a LightFMRecommender, the project's own
+    metrics = json.loads(
+        version_file(
+            data / "08_reporting" / VARIANT / "lightfm_metrics.json"
+        ).read_text()
+    )
     ours = metrics["protocols"]["standard"]["precision@5"]
-    theirs = float(precision_at_k(model, test, train_interactions=train, k=5).mean())
+    theirs = float(
+        precision_at_k(recommender.model, test, train_interactions=train, k=5).mean()
+    )
     print(f"model: {model_path.relative_to(PROJECT)}")
     print(f"project (metrics JSON):      {ours:.8f}")
     print(f"lightfm.evaluation:          {theirs:.8f}")

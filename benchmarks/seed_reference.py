@@ -26,13 +26,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from lightfm import LightFM  # noqa: E402
-from scipy import sparse  # noqa: E402
-from tensorflow import keras  # noqa: E402
-from tensorflow.keras.layers import (  # noqa: E402
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from lightfm import LightFM
+from scipy import sparse
+from tensorflow import keras
+from tensorflow.keras.layers import (
     Concatenate,
     Dense,
     Embedding,
@@ -40,9 +40,9 @@ from tensorflow.keras.layers import (  # noqa: E402
     Input,
     Multiply,
 )
-from tensorflow.keras.models import Model  # noqa: E402
-from tensorflow.keras.optimizers import Adam  # noqa: E402
-from tensorflow.keras.regularizers import l2  # noqa: E402
+from tensorflow.keras.models import Model
+from tensorflow.keras.optimizers import Adam
+from tensorflow.keras.regularizers import l2
 
 TOP_K = 5
 N_EPOCHS = 10
@@ -237,7 +237,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as logdir:
-        print(json.dumps(seed_flow(args.u_data, logdir, args.seed)))  # noqa: T201
+        print(json.dumps(seed_flow(args.u_data, logdir, args.seed)))
 
 
 if __name__ == "__main__":

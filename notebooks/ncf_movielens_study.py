@@ -59,9 +59,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ncf_movielens.metrics import top_k_indices
-from ncf_movielens.pipelines.evaluation.nodes import plot_comparison
-from ncf_movielens.pipelines.evaluation.pipeline import MODELS
-from ncf_movielens.scoring import score_users
+from ncf_movielens.pipelines.reporting.nodes import plot_comparison
+from ncf_movielens.study import MODELS
 
 # %% [markdown]
 # ## The data
@@ -72,6 +71,7 @@ from ncf_movielens.scoring import score_users
 # `binarize_options.min_rating`.
 
 # %%
+# Parameters load as the typed groups the nodes take (`ncf_movielens.parameters`).
 print(catalog.load("params:split_options"), catalog.load("params:binarize_options"))
 train_matrix = catalog.load("train_matrix")
 test_matrix = catalog.load("test_matrix")
@@ -91,8 +91,10 @@ pd.DataFrame(
 # - **NCF (NeuMF)**, He et al. 2017: a GMF tower (the element-wise product of
 #   a user and an item embedding, i.e. matrix factorisation) and an MLP tower
 #   (dense layers over the concatenated embeddings), joined by one sigmoid
-#   unit. As in the seed it is trained *pointwise*: binary cross-entropy on
-#   every user x movie pair labelled 0 or 1.
+#   unit. It is trained *pointwise*, with binary cross-entropy: by default on
+#   each interaction plus 4 unobserved movies per interaction, drawn anew every
+#   epoch; with `kedro run --env=seed`, as in the seed, on every user x movie
+#   pair labelled 0 or 1.
 # - **LightFM (WARP)**: matrix factorisation with biases, trained with the
 #   Weighted Approximate-Rank Pairwise loss, which samples unseen movies until
 #   one outranks a seen one and pushes it down. It optimises the top of the
@@ -137,7 +139,7 @@ for protocol, description in comparison["protocols"].items():
 
 # %%
 # Rank of each model (1 = best) by precision at the seed's cut-off, per protocol.
-top_k = catalog.load("params:evaluation_options")["top_k"]
+top_k = catalog.load("params:evaluation_options").top_k
 table.filter(regex=f"/precision@{top_k}$").rank(ascending=False, method="min").astype(
     int
 )
@@ -155,7 +157,7 @@ table.filter(regex=f"/precision@{top_k}$").rank(ascending=False, method="min").a
 # The figure the pipeline saves as model_comparison_plot, drawn by the same node;
 # the inline backend shows matplotlib figures as images.
 # %matplotlib inline
-metrics = {name: catalog.load(f"{name}_metrics") for name in MODELS}
+metrics = {model.name: catalog.load(f"{model.name}_metrics") for model in MODELS}
 training = catalog.load("ncf_training_history")
 display(plot_comparison(training, *metrics.values()))
 print(f"{training['epochs_run']} epochs, stopped early: {training['stopped_early']}")
@@ -169,37 +171,38 @@ print(f"{training['epochs_run']} epochs, stopped early: {training['stopped_early
 
 # %%
 recommend = catalog.load("params:recommend")
-recommendations = {name: catalog.load(f"{name}_recommendations") for name in MODELS}
+recommendations = {
+    model.name: catalog.load(f"{model.name}_recommendations") for model in MODELS
+}
 
 all_users = recommendations["ncf"]["user_id"].drop_duplicates()
-others = all_users[all_users != recommend["user_id"]].sample(2, random_state=0)
-users = [recommend["user_id"], *others]
+others = all_users[all_users != recommend.user_id].sample(2, random_state=0)
+users = [recommend.user_id, *others]
 
 every = pd.concat(recommendations.values())
-shown = every[every["user_id"].isin(users) & (every["rank"] <= recommend["top_k"])]
-labels = [m["model"] for m in metrics.values()]  # the study's model order
+shown = every[every["user_id"].isin(users) & (every["rank"] <= recommend.top_k)]
+labels = [model.label for model in MODELS]  # the study's model order
 shown.pivot(index=["user_id", "rank"], columns="model", values="title")[labels]
 
 # %% [markdown]
 # ## Scoring a user live
 #
-# The saved NCF model reloads as a plain Keras model. Scoring one user with the
-# same `score_users` the pipeline uses must give back the stored list.
+# The saved NCF model reloads as the project's Keras model (`NeuMF`, in
+# `ncf_movielens.models.neumf`). Scoring one user with its `score_users`, the
+# method the pipeline scores every model with, must give back the stored list.
 
 # %%
 ncf_model = catalog.load("ncf.model")
 titles = catalog.load("movies").set_index("item_id")["title"]
-user = recommend["user_id"]
+user = recommend.user_id
 
-scores = score_users(ncf_model, np.array([user - 1]), train_matrix.shape[1])
+scores = ncf_model.score_users(np.array([user - 1]), train_matrix.shape[1])
 scores[0, train_matrix[user - 1].indices] = -np.inf  # seen movies are never shown
-live = top_k_indices(scores, recommend["top_k"])[0] + 1  # back to 1-based ids
+live = top_k_indices(scores, recommend.top_k)[0] + 1  # back to 1-based ids
 
 # %%
 stored = (
-    recommendations["ncf"]
-    .query("user_id == @user")
-    .nsmallest(recommend["top_k"], "rank")
+    recommendations["ncf"].query("user_id == @user").nsmallest(recommend.top_k, "rank")
 )
 pd.DataFrame(
     {

@@ -1,5 +1,6 @@
 """Shared fixtures: small synthetic MovieLens data made by the tests (the
-MovieLens terms forbid committing the real files)."""
+MovieLens terms forbid committing the real files), and one studied project that
+every test needing a finished run starts from."""
 
 from __future__ import annotations
 
@@ -8,11 +9,33 @@ import os
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pytest  # noqa: E402
+from pathlib import Path
 
-from ncf_movielens.synthetic import make_raw_files  # noqa: E402
+import pytest
+
+from ncf_movielens.movielens.fetch import RawFiles
+from ncf_movielens.synthetic import make_raw_files
+
+from .support import FAST_PARAMS, copy_project, make_project, run_session
 
 
 @pytest.fixture(scope="session")
-def raw_files() -> dict[str, bytes]:
+def raw_files() -> RawFiles:
     return make_raw_files(n_users=60, n_items=80, n_ratings=1500, seed=0)
+
+
+@pytest.fixture(scope="session")
+def studied_project(tmp_path_factory, raw_files) -> Path:
+    """A scratch project after one full run of the study on ``raw_files``, with
+    ``FAST_PARAMS`` in its ``conf/local``. Shared by the whole test session:
+    never run anything in it; take a copy (``study``, or ``copy_project``)."""
+    root = tmp_path_factory.mktemp("studied") / "project"
+    project = make_project(root, raw_files, params=FAST_PARAMS)
+    run_session(project)
+    return project
+
+
+@pytest.fixture
+def study(studied_project, tmp_path) -> Path:
+    """A copy of the studied project of this test's own."""
+    return copy_project(studied_project, tmp_path / "project")

@@ -1,24 +1,27 @@
-"""No node builds a dense users x items array above the cells limit: the default
-study runs through a KedroSession with a tiny limit while every dense
+"""No node builds a dense users x items array above the scores limit: the
+default study runs through a KedroSession with a tiny limit while every dense
 allocation that could hold users x items values is watched, and the seed's
 all-pairs table is refused with an error that names its parameter."""
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from ncf_movielens import scoring
+from ncf_movielens.models.ease import EASE
+from ncf_movielens.models.lightfm import LightFMRecommender
+from ncf_movielens.models.most_popular import MostPopular
+from ncf_movielens.models.neumf import NeuMF
+from ncf_movielens.parameters import ReshapeOptions
 from ncf_movielens.pipelines.data_engineering.nodes import matrix_to_long
+from ncf_movielens.study import MODELS
 from ncf_movielens.synthetic import make_raw_files
 
-from .test_pipeline_run import FAST_PARAMS, make_project
+from .support import FAST_PARAMS, load_json, make_project, project_options, run_session
 
 N_USERS, N_ITEMS, N_RATINGS = 150, 100, 6000  # 15,000 cells, 40 ratings a user
 MAX_CELLS = 2000
@@ -44,6 +47,8 @@ SPARSE = (
     sp.csc_array,
     sp.coo_array,
 )
+#: Every model class of the study: each scores users itself.
+RECOMMENDERS = (NeuMF, LightFMRecommender, MostPopular, EASE)
 
 
 def users_by_items(shape: tuple[int, ...]) -> bool:
@@ -91,28 +96,24 @@ def spy(monkeypatch) -> Spy:
         for method in ("toarray", "todense"):
             spied = spy.wrap(f"{cls.__name__}.{method}", getattr(cls, method))
             monkeypatch.setattr(cls, method, spied)
-    monkeypatch.setattr(
-        scoring, "score_users", spy.wrap("score_users", scoring.score_users)
-    )
-    monkeypatch.setattr(scoring, "MAX_DENSE_CELLS", MAX_CELLS)
+    for cls in RECOMMENDERS:
+        spied = spy.wrap("score_users", cls.score_users)
+        monkeypatch.setattr(cls, "score_users", spied)
+    monkeypatch.setattr(scoring, "MAX_SCORES_PER_BATCH", MAX_CELLS)
     return spy
 
 
 @pytest.mark.slow
-def test_default_study_stays_below_the_cells_limit(tmp_path, monkeypatch, spy):
+def test_default_study_stays_below_the_scores_limit(tmp_path, spy):
     raw = make_raw_files(N_USERS, N_ITEMS, N_RATINGS, seed=0)
-    project = make_project(tmp_path, raw)
-    monkeypatch.chdir(project)
-    bootstrap_project(project)
-    with KedroSession.create(
-        project_path=project, runtime_params=FAST_PARAMS
-    ) as session:
-        session.run()
+    project = make_project(tmp_path / "project", raw)
+    run_session(project, params=FAST_PARAMS)
 
     scored = spy.of("score_users")
     # Every model is scored for evaluation and for recommendations, each in
     # batches of MAX_CELLS // N_ITEMS users instead of evaluation_options' 512.
-    assert len(scored) >= 2 * 4 * (N_USERS // (MAX_CELLS // N_ITEMS))
+    batches = -(-N_USERS // (MAX_CELLS // N_ITEMS))
+    assert len(scored) == 2 * len(MODELS) * batches
     assert max(rows * items for rows, items in scored) <= MAX_CELLS
     assert {items for _, items in scored} == {N_ITEMS}
     # The spy saw EASE's Gram matrix, allowed as items x items.
@@ -121,7 +122,8 @@ def test_default_study_stays_below_the_cells_limit(tmp_path, monkeypatch, spy):
         for name, shape in spy.shapes
     )
     assert spy.breaches() == []
-    assert any((Path("data/08_reporting/model_comparison.md")).iterdir())
+    comparison = load_json(project / "data/08_reporting/ml-100k/model_comparison.json")
+    assert len(comparison["models"]) == len(MODELS)
 
 
 def test_spy_catches_a_dense_users_by_items_array(spy):
@@ -131,22 +133,29 @@ def test_spy_catches_a_dense_users_by_items_array(spy):
     assert {name for name, _ in spy.breaches()} == {"csr_matrix.toarray", "np.zeros"}
 
 
-def test_all_pairs_table_is_refused_above_the_cells_limit():
+def _reshape(**changes) -> ReshapeOptions:
+    return project_options(ReshapeOptions, "reshape_options", **changes)
+
+
+def test_all_pairs_table_is_refused_above_the_pairs_limit():
     matrix = sp.random(N_USERS, N_ITEMS, density=0.1, format="csr", random_state=0)
-    options = {"mode": "all_pairs", "max_dense_cells": MAX_CELLS}
-    with pytest.raises(ValueError, match=r"reshape_options\.max_dense_cells") as info:
+    options = _reshape(mode="all_pairs", max_pairs=MAX_CELLS)
+    with pytest.raises(ValueError, match=r"reshape_options\.max_pairs") as info:
         matrix_to_long(matrix, options)
-    assert "15,000 cells" in str(info.value)
+    assert "15,000 pairs" in str(info.value)
     assert "2,000" in str(info.value)
 
-    table = matrix_to_long(matrix, {**options, "max_dense_cells": N_USERS * N_ITEMS})
+    table = matrix_to_long(
+        matrix, _reshape(mode="all_pairs", max_pairs=N_USERS * N_ITEMS)
+    )
     assert len(table) == N_USERS * N_ITEMS
-    assert len(matrix_to_long(matrix, {"mode": "positives"})) == matrix.nnz
+    assert len(matrix_to_long(matrix, _reshape(mode="positives"))) == matrix.nnz
 
 
 def test_default_limit_admits_the_seed_table():
     matrix = sp.random(943, 1682, density=0.05, format="csr", random_state=0)
-    assert len(matrix_to_long(matrix, {"mode": "all_pairs"})) == 943 * 1682
+    table = matrix_to_long(matrix, _reshape(mode="all_pairs"))
+    assert len(table) == 943 * 1682
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""The study notebook executes top to bottom against a freshly run synthetic
-project, in a kernel running this interpreter."""
+"""The study notebook executes top to bottom against a copy of the studied
+synthetic project, in a kernel running this interpreter."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from ipykernel.kernelspec import install as install_kernelspec
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from tests.test_pipeline_run import PROJECT, make_project, run_session
+from ncf_movielens.study import MODELS
+
+from .support import PROJECT
 
 NOTEBOOK = PROJECT / "notebooks" / "ncf_movielens_study.py"
 
@@ -26,19 +28,13 @@ def _text(output: dict) -> str:
 
 
 @pytest.mark.slow
-def test_study_notebook_runs(tmp_path, raw_files, monkeypatch):
-    project = tmp_path / "project"
-    project.mkdir()
-    make_project(project, raw_files)
-    monkeypatch.chdir(project)  # relative paths (TensorBoard logs) stay in tmp
-    run_session(project)
-
+def test_study_notebook_runs(study, tmp_path, monkeypatch):
     # A `python3` kernelspec for this interpreter, ahead of any other on the
     # search path, so the kernel imports the packages under test.
     jupyter = tmp_path / "jupyter"
     install_kernelspec(kernel_name="python3", prefix=str(jupyter))
     monkeypatch.setenv("JUPYTER_PATH", str(jupyter / "share" / "jupyter"))
-    monkeypatch.setenv("NCF_MOVIELENS_PROJECT", str(project))
+    monkeypatch.setenv("NCF_MOVIELENS_PROJECT", str(study))
 
     notebook = jupytext.read(NOTEBOOK)
     # Start where Jupyter would, beside the notebook in the real project: the
@@ -53,9 +49,9 @@ def test_study_notebook_runs(tmp_path, raw_files, monkeypatch):
     outputs = _outputs(notebook)
     assert not [o for o in outputs if o["output_type"] == "error"]
     text = "\n".join(_text(o) for o in outputs)
-    assert f"Project: {project.resolve()}" in text
+    assert f"Project: {study.resolve()}" in text
     html = "\n".join(o.get("data", {}).get("text/html", "") for o in outputs)
-    for label in ("NCF (NeuMF)", "LightFM (WARP)", "Most popular", "EASE (lambda 300)"):
-        assert label in html
+    for model in MODELS:
+        assert model.label in html
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert "The reloaded model reproduces the stored recommendations." in text

@@ -1,131 +1,103 @@
 """The whole study through a real KedroSession, on a copy of the project whose
-raw cache holds a tiny synthetic MovieLens: every versioned output is written,
-and a second run adds new versions without touching the first ones."""
+raw cache holds a tiny synthetic MovieLens: every versioned catalog entry the
+default pipeline writes gets one version under the MovieLens variant's folder,
+the comparison holds exactly each model's metrics, and a second run with the
+same seed adds new versions, byte-identical where the README says so, without
+touching the first ones."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-from pathlib import Path
-
+import pandas as pd
 import pytest
-import yaml
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
+from kedro.framework.project import pipelines
 
-from ncf_movielens.fetch import sha256
+from ncf_movielens.study import MODELS
 
-PROJECT = Path(__file__).resolve().parents[1]
-FAST_PARAMS = {
-    "ncf": {
-        "training_options": {
-            "epochs": 4,
-            "batch_size": 64,
-            "learning_rate": 0.01,
-            "metrics": ["auc"],
-            "histogram_freq": 0,
-        },
-        "model_options": {"latent_dim_mlp": 8},
-    },
-    "lightfm": {"training_options": {"epochs": 3}},
+from .support import (
+    load_json,
+    run_session,
+    version_file,
+    versioned_digests,
+    versioned_outputs,
+    versions,
+)
+
+#: The one output of the default pipeline that is rebuilt each run (README,
+#: "Outputs and versions"): every other one is versioned.
+UNVERSIONED = {"model_input_table"}
+#: Written byte-identical by two runs with the same seed (README, "Bad input,
+#: failures and reruns": metrics, comparison and figure).
+DETERMINISTIC = {
+    *(f"{model.name}_metrics" for model in MODELS),
+    *(f"{model.name}_seed_metrics" for model in MODELS if model.stochastic),
+    "model_comparison",
+    "model_comparison_table",
+    "model_comparison_markdown",
+    "model_comparison_plot",
 }
-VERSIONED = [
-    "02_intermediate/ratings.parquet",
-    "02_intermediate/movies.parquet",
-    "03_primary/train_matrix.npz",
-    "03_primary/test_matrix.npz",
-    "06_models/ncf_model.keras",
-    "06_models/lightfm_model.pkl",
-    "06_models/most_popular_model.pkl",
-    "06_models/ease_model.pkl",
-    "07_model_output/ncf_training_history.json",
-    "08_reporting/ncf_metrics.json",
-    "08_reporting/lightfm_metrics.json",
-    "08_reporting/most_popular_metrics.json",
-    "08_reporting/ease_metrics.json",
-    "08_reporting/model_comparison.json",
-    "08_reporting/model_comparison.csv",
-    "08_reporting/model_comparison.md",
-    "08_reporting/model_comparison.png",
-    "08_reporting/ncf_seed_metrics.json",
-    "07_model_output/ease_recommendations.parquet",
-]
+
+#: Fields of a protocol's metrics that describe the evaluation, not the model.
+BOOKKEEPING = {"description", "users", "users_sampled"}
 
 
-def make_project(root: Path, raw_files: dict[str, bytes]) -> Path:
-    """A copy of this project's config and metadata whose raw cache holds
-    ``raw_files`` and whose MovieLens source list is the cache alone."""
-    shutil.copy(PROJECT / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(
-        PROJECT / "conf", root / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    (root / "conf" / "local").mkdir()
-    (root / "src").mkdir()  # the package itself is imported from the installed copy
-    cache = root / "data" / "01_raw" / "ml-100k"
-    cache.mkdir(parents=True)
-    for name, content in raw_files.items():
-        (cache / name).write_bytes(content)
-    local_catalog = {
-        "movielens_raw": {
-            "type": "ncf_movielens.datasets.MovieLensDataset",
-            "path": "data/01_raw/ml-100k",
-            "sources": [{"type": "cache"}],
-            "u_data_sha256": sha256(raw_files["u.data"]),
-        }
-    }
-    (root / "conf" / "local" / "catalog.yml").write_text(yaml.safe_dump(local_catalog))
-    return root
-
-
-def run_session(project: Path, **run_args) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(
-        project_path=project, runtime_params=FAST_PARAMS
-    ) as session:
-        session.run(**run_args)
-
-
-def _digests(root: Path) -> dict[str, str]:
+def _flat(metrics: dict) -> dict[str, float]:
+    """A model's metrics JSON as the comparison's ``protocol/metric`` keys."""
     return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
+        f"{protocol}/{name}": value
+        for protocol, values in metrics["protocols"].items()
+        for name, value in values.items()
+        if name not in BOOKKEEPING
     }
 
 
 @pytest.mark.slow
-def test_full_run_versions_every_output(tmp_path, raw_files, monkeypatch):
-    project = make_project(tmp_path, raw_files)
-    monkeypatch.chdir(project)
-    run_session(project)
+def test_full_run_versions_every_output(study):
+    outputs = versioned_outputs(study)
+    assert set(pipelines["__default__"].all_outputs()) - set(outputs) == UNVERSIONED
+    assert DETERMINISTIC <= set(outputs)
+    for name, path in outputs.items():
+        assert path.parts[0] == "data" and path.parts[2] == "ml-100k", (name, path)
+        found = versions(study / path)
+        assert len(found) == 1, (name, found)
+        assert (study / path / found[0] / path.name).is_file(), name
+    first = versioned_digests(study / "data")
 
-    data = project / "data"
-    for entry in VERSIONED:
-        versions = list((data / entry).iterdir())
-        assert len(versions) == 1, entry
-        assert (versions[0] / Path(entry).name).is_file(), entry
-    first = _digests(data / "08_reporting") | _digests(data / "06_models")
+    run_session(study)
+    for name, path in outputs.items():
+        assert len(versions(study / path)) == 2, name
+    after = versioned_digests(study / "data")
+    changed = [path for path, digest in first.items() if after[path] != digest]
+    assert not changed, f"the second run changed versions of the first: {changed}"
+    for name in DETERMINISTIC:
+        folder = study / outputs[name]
+        first_run, second_run = (version_file(folder, v) for v in versions(folder))
+        assert first_run.read_bytes() == second_run.read_bytes(), (
+            f"{name} differs between two runs with the same seed"
+        )
 
-    comparison_dir = data / "08_reporting/model_comparison.json"
-    comparison = json.loads(
-        next(comparison_dir.iterdir()).joinpath("model_comparison.json").read_text()
-    )
-    assert set(comparison["models"]) == {
-        "NCF (NeuMF)",
-        "LightFM (WARP)",
-        "Most popular",
-        "EASE (lambda 300)",
-    }
-    for row in comparison["models"].values():
-        assert 0.0 <= row["seed/precision@5"]["mean"] <= 1.0
-        assert 0.0 <= row["standard/ndcg@10"]["mean"] <= 1.0
-        assert 0.0 < row["standard/auc"]["mean"] <= 1.0
-        assert row["standard/auc"]["runs"] == 1
 
-    run_session(project)
-    for entry in VERSIONED:
-        assert len(list((data / entry).iterdir())) == 2, entry
-    after = _digests(data / "08_reporting") | _digests(data / "06_models")
-    for path, digest in first.items():
-        assert after[path] == digest, f"{path} changed on the second run"
+def test_comparison_holds_each_models_metrics(studied_project):
+    """The comparison (JSON and CSV) shows the study's models, in its order and
+    with its labels, each with exactly the numbers of its own metrics JSON."""
+    reporting = studied_project / "data" / "08_reporting" / "ml-100k"
+    comparison = load_json(reporting / "model_comparison.json")
+    table = pd.read_csv(version_file(reporting / "model_comparison.csv"))
+    table = table.set_index("model")
+    labels = [model.label for model in MODELS]
+    assert list(comparison["models"]) == labels
+    assert list(table.index) == labels
+    for model in MODELS:
+        metrics = load_json(reporting / f"{model.name}_metrics.json")
+        assert metrics["model"] == model.label
+        expected = _flat(metrics)
+        row = comparison["models"][model.label]
+        assert set(row) == set(expected), model.name
+        for key, value in expected.items():
+            assert row[key] == {"mean": value, "std": 0.0, "runs": 1}, (model, key)
+            assert table.loc[model.label, key] == value, (model.name, key)
+        assert table.loc[model.label, "runs"] == 1
+        assert set(comparison["protocols"]) == set(metrics["protocols"])
+    for model in MODELS:
+        if model.stochastic:
+            extra = reporting / f"{model.name}_seed_metrics.json"
+            assert load_json(extra) == [], "one seed has no extra-seed metrics"

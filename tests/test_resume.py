@@ -1,74 +1,69 @@
-"""A `kedro run` killed during NCF training resumes with the `--from-nodes`
-command Kedro suggests, and every version written before the kill is unchanged."""
+"""A `kedro run` killed during NCF training resumes with the README's command,
+which is the one Kedro prints when a run fails there, and every version written
+before the kill is unchanged (README, "Bad input, failures and reruns")."""
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kedro.framework.project import pipelines
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
-from kedro.runner.runner import _find_nodes_to_resume_from
+import yaml
 
-from .test_pipeline_run import FAST_PARAMS, _digests, make_project
+from ncf_movielens.study import MODELS
 
-KEDRO = str(Path(sys.executable).with_name("kedro"))
-#: NCF long enough to be killed in the middle: early stopping cannot end it.
+from .support import (
+    FAST_PARAMS,
+    all_versions,
+    copy_project,
+    kedro_in_process,
+    load_json,
+    readme_section,
+    run_session,
+    start_kedro,
+    versioned_digests,
+    versioned_outputs,
+)
+
+#: NCF long enough to be killed in the middle: early stopping cannot end it
+#: before its last epoch.
 SLOW_PARAMS: dict[str, Any] = {
     **FAST_PARAMS,
     "ncf": {
         **FAST_PARAMS["ncf"],
         "training_options": {
             **FAST_PARAMS["ncf"]["training_options"],
-            "epochs": 8,
-            "batch_size": 16,
-            "early_stopping_patience": 8,
+            "epochs": 4,
+            "early_stopping_patience": 4,
         },
     },
 }
-#: Kedro's version folders, e.g. 2026-11-29T08.31.27.123Z.
-VERSION = re.compile(r"/\d{4}-\d\d-\d\dT\d\d\.\d\d\.\d\d\.\d{3}Z/")
+#: How Kedro words its suggestion: `  --from-nodes "a,b"`.
+SUGGESTED = re.compile(r'--from-nodes "([^"]+)"')
+COMPLETED = re.compile(r"Completed node: ([\w.]+)")
 
 
-def dotlist(params: dict[str, Any], prefix: str = "") -> str:
-    """Nested parameters as a `kedro run --params` value."""
-    items = []
-    for key, value in params.items():
-        if isinstance(value, dict):
-            items.append(dotlist(value, f"{prefix}{key}."))
-        else:
-            text = f"[{','.join(value)}]" if isinstance(value, list) else str(value)
-            assert "," not in text, "kedro run --params splits on commas"
-            items.append(f"{prefix}{key}={text}")
-    return ",".join(items)
-
-
-def kedro_run(project: Path, *args: str, **popen: Any) -> subprocess.Popen:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [KEDRO, "run", *args],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **popen,
+def readme_resume_command() -> str:
+    (command,) = re.findall(
+        r"`(kedro run --from-nodes=[^`]+)`",
+        readme_section("Bad input, failures and reruns"),
     )
+    return command
 
 
-def finish(process: subprocess.Popen) -> str:
-    output, _ = process.communicate(timeout=300)
-    assert process.returncode == 0, output[-3000:]
-    return output
+def slow_study(studied_project: Path, root: Path) -> Path:
+    """A copy of the studied project whose plain `kedro run` trains NCF slowly."""
+    project = copy_project(studied_project, root)
+    (project / "conf" / "local" / "parameters.yml").write_text(
+        yaml.safe_dump(SLOW_PARAMS)
+    )
+    return project
 
 
 def kill_during_ncf_training(process: subprocess.Popen) -> list[str]:
@@ -93,85 +88,67 @@ def kill_during_ncf_training(process: subprocess.Popen) -> list[str]:
     return lines
 
 
-def suggested_from_nodes(project: Path, log: list[str]) -> str:
-    """What Kedro suggests when a run fails: the nodes to resume from, given the
-    nodes that finished (every node the log shows starting, but the last)."""
-    bootstrap_project(project)
-    with KedroSession.create(
-        project_path=project, runtime_params=SLOW_PARAMS
-    ) as session:
-        catalog = session.load_context().catalog
-    pipeline = pipelines["__default__"]
-    for name in pipeline.datasets():  # the runner's warm-up, as in the killed run
-        catalog.get(name, fallback_to_runtime_pattern=True)
-    by_text = {f"Running node: {node}": node for node in pipeline.nodes}
-    started = [
-        by_text[line[line.index("Running node: ") :].rstrip()]
-        for line in log
-        if "Running node: " in line
-    ]
-    assert started[-1].name == "ncf.train_model", [node.name for node in started]
-    unfinished = set(pipeline.nodes) - set(started[:-1])
-    return ",".join(sorted(_find_nodes_to_resume_from(pipeline, unfinished, catalog)))
+def fail_during_ncf_training(project: Path, monkeypatch, caplog) -> list[str]:
+    """The same run, failing where the other was killed (a SIGKILLed process
+    prints nothing): returns the messages Kedro logged."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("NCF training failed")
+
+    monkeypatch.setattr("ncf_movielens.pipelines.ncf.nodes.train_neumf", broken)
+    with caplog.at_level(logging.INFO, logger="kedro"):
+        with pytest.raises(RuntimeError, match="NCF training failed"):
+            run_session(project)
+    return [record.getMessage() for record in caplog.records]
 
 
-def versioned(digests: dict[str, str]) -> dict[str, str]:
-    return {
-        path: digest for path, digest in digests.items() if VERSION.search(f"/{path}")
-    }
+def created(before: dict[str, set[str]], after: dict[str, set[str]]) -> set[str]:
+    return {path for path, found in after.items() if found - before.get(path, set())}
 
 
 @pytest.mark.slow
-def test_a_run_killed_in_ncf_training_resumes(tmp_path, raw_files, monkeypatch):
-    project = make_project(tmp_path, raw_files)
-    monkeypatch.chdir(project)
+def test_a_run_killed_in_ncf_training_resumes(
+    studied_project, tmp_path, monkeypatch, caplog
+):
+    project = slow_study(studied_project, tmp_path / "killed")
     data = project / "data"
-    finish(kedro_run(project, f"--params={dotlist(FAST_PARAMS)}"))
-    before = _digests(data)
-    assert versioned(before)
+    before, first_versions = versioned_digests(data), all_versions(data)
 
-    slow = f"--params={dotlist(SLOW_PARAMS)}"
-    log = kill_during_ncf_training(kedro_run(project, slow, start_new_session=True))
-    at_kill = _digests(data)
-    from_nodes = suggested_from_nodes(project, log)
-    assert "ncf.train_model" in from_nodes.split(",")
-    finish(kedro_run(project, f"--from-nodes={from_nodes}", slow))
-    after = _digests(data)
+    log = kill_during_ncf_training(start_kedro(project, "run", start_new_session=True))
+    at_kill, kill_versions = versioned_digests(data), all_versions(data)
+    finished = COMPLETED.findall("".join(log))
+
+    failing = slow_study(studied_project, tmp_path / "failing")
+    messages = fail_during_ncf_training(failing, monkeypatch, caplog)
+    monkeypatch.undo()
+    # The failed run is the killed one: the same nodes had finished.
+    assert COMPLETED.findall("\n".join(messages)) == finished
+    (printed,) = SUGGESTED.findall("\n".join(messages))
+
+    command = readme_resume_command()
+    kedro_in_process(project, command)
+    after, resumed_versions = versioned_digests(data), all_versions(data)
 
     # Versions of the first run and of the killed run's finished nodes all stay.
     for earlier in (before, at_kill):
-        changed = [
-            p for p, digest in versioned(earlier).items() if after.get(p) != digest
-        ]
+        changed = [p for p, digest in earlier.items() if after.get(p) != digest]
         assert not changed, f"versions changed: {changed}"
-    # The killed run left no version folder without its file; it saved no NCF
-    # model, the resumed one did and finished the study with every model.
-    for folder in {data / path.rsplit("/", 2)[0] for path in versioned(after)}:
-        assert all(any(version.iterdir()) for version in folder.iterdir()), folder
-    assert len(list((data / "06_models/ncf_model.keras").iterdir())) == 2
-    latest = max((data / "08_reporting/model_comparison.json").iterdir())
-    comparison = json.loads((latest / "model_comparison.json").read_text())
-    assert len(comparison["models"]) == 4
-
-
-@pytest.mark.slow
-def test_two_runs_with_one_seed_give_identical_reports(tmp_path, raw_files):
-    """Same seed, same machine: every file in 08_reporting (metrics JSON, the
-    comparison table, Markdown and plot) is byte-identical across two runs."""
-    project = make_project(tmp_path, raw_files)
-    reports = []
-    for _ in range(2):
-        finish(kedro_run(project, f"--params={dotlist(FAST_PARAMS)}"))
-        reports.append(_digests(project / "data" / "08_reporting"))
-
-    def by_dataset(digests: dict[str, str]) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
-        for path, digest in digests.items():
-            found.setdefault(path.split("/")[0], set()).add(digest)
-        return found
-
-    first, both = by_dataset(reports[0]), by_dataset(reports[1])
-    assert any(name.endswith("_metrics.json") for name in both)
-    for name, digests in both.items():
-        assert len(first[name]) == 1
-        assert digests == first[name], f"{name} differs between the two runs"
+    # The killed run left no version folder without its file.
+    for path, found in resumed_versions.items():
+        for version in found:
+            assert (data / path / version / Path(path).name).is_file(), (path, version)
+    # It is the command Kedro prints for whoever sees the run fail there ...
+    assert command == f"kedro run --from-nodes={printed}", (
+        f"README: {command!r}; Kedro prints --from-nodes {printed!r}"
+    )
+    # ... and the killed and resumed runs together wrote every output once, as
+    # one run would.
+    outputs = {str(p.relative_to("data")) for p in versioned_outputs(project).values()}
+    by_kill = created(first_versions, kill_versions)
+    by_resume = created(kill_versions, resumed_versions)
+    assert not by_kill & by_resume, "the resumed run redid finished nodes"
+    assert by_kill | by_resume == outputs, (
+        f"never written after the kill: {sorted(outputs - by_kill - by_resume)}"
+    )
+    comparison = load_json(data / "08_reporting/ml-100k/model_comparison.json")
+    assert list(comparison["models"]) == [model.label for model in MODELS]

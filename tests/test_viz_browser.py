@@ -1,7 +1,8 @@
 """kedro-viz in a real (headless) browser: on a copy of the project that has
 run the study once on synthetic MovieLens, `kedro viz run` draws every node of
-every registered pipeline, clicking the comparison table shows its preview,
-and the static site from `kedro viz build` does the same.
+every registered pipeline beside the layers of its datasets (raw to
+reporting), clicking the comparison table shows its preview, and the static
+site from `kedro viz build` (built meanwhile) does the same.
 
 Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`;
 .ci/run installs it) and the `playwright` Python package, which drives that
@@ -31,6 +32,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +40,14 @@ import pytest
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
 
-from tests.test_pipeline_run import FAST_PARAMS, make_project
-from tests.viz_support import (
+from .support import copy_project, kedro_cli, version_file
+from .viz_support import (
     DrawnNode,
     chromium_context,
+    drawn_layers,
     get_json,
     open_dataset_preview,
     open_flowchart,
-    run_kedro,
     screenshot,
     screenshot_on_failure,
     static_server,
@@ -57,18 +59,17 @@ pytestmark = pytest.mark.browser
 #: Where the lead looks at the dataset-preview screenshot after a run.
 SHARED_SCREENSHOT = Path("/tmp/kedro_viz_screenshot.png")
 COMPARISON_TABLE = "model_comparison_table"
-
-
-def _cli_params(params: dict, prefix: str = "") -> list[str]:
-    """FAST_PARAMS as `kedro run --params` items (key.sub=value); lists, which
-    that syntax cannot express, keep their configured value."""
-    items = []
-    for key, value in params.items():
-        if isinstance(value, dict):
-            items += _cli_params(value, f"{prefix}{key}.")
-        elif not isinstance(value, list):
-            items.append(f"{prefix}{key}={value}")
-    return items
+COMPARISON_CSV = "data/08_reporting/ml-100k/model_comparison.csv"
+#: The catalog's kedro-viz layers, from the raw data to the reports.
+LAYERS = [
+    "raw",
+    "intermediate",
+    "primary",
+    "model_input",
+    "models",
+    "model_output",
+    "reporting",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Task:
 class Expected:
     main: str  # the pipeline kedro-viz shows first (__default__)
     pipelines: dict[str, dict[str, Task]]  # pipeline id -> node id -> task node
+    layers: dict[str, list[str]]  # pipeline id -> the layers of its datasets
 
     @property
     def tasks(self) -> dict[str, Task]:
@@ -136,13 +138,26 @@ def shots(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory, raw_files, logs) -> Path:
-    """A project copy on synthetic MovieLens after one full `kedro run`, so
+def study(studied_project, tmp_path_factory) -> Path:
+    """A copy of the studied project (one full run on synthetic MovieLens), so
     that every dataset has something to preview."""
-    project = make_project(tmp_path_factory.mktemp("viz_project"), raw_files)
-    params = ",".join(_cli_params(FAST_PARAMS))
-    run_kedro(project, "run", "--params", params, log=logs / "run.log", timeout=300)
-    return project
+    return copy_project(studied_project, tmp_path_factory.mktemp("viz") / "project")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def static_build(studied_project, tmp_path_factory, logs) -> Iterator[Future[Path]]:
+    """`kedro viz build --include-previews` in a copy of the studied project of
+    its own, started with the module so that it builds while the live server is
+    tested; its result is the ``build`` folder (or the command's failure)."""
+    project = copy_project(studied_project, tmp_path_factory.mktemp("viz_build") / "p")
+
+    def build() -> Path:
+        args = ("viz", "build", "--include-previews")
+        kedro_cli(project, *args, log=logs / "build.log", timeout=300)
+        return project / "build"
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(build)
 
 
 @pytest.fixture(scope="module")
@@ -164,12 +179,16 @@ def viz(study, logs) -> Iterator[str]:
 def expected(viz) -> Expected:
     """Task nodes of every pipeline, as kedro-viz's own API lists them."""
     main = get_json(f"{viz}/api/main")
-    tasks = {}
+    tasks, layers = {}, {}
     for pipeline in main["pipelines"]:
         graph = get_json(f"{viz}/api/pipelines/{pipeline['id']}")
         found = [_task(node) for node in graph["nodes"] if node["type"] == "task"]
         tasks[pipeline["id"]] = {task.id: task for task in found}
-    return Expected(main=main["selected_pipeline"], pipelines=tasks)
+        # kedro-viz draws the layers of the pipeline's own datasets ("layers"
+        # here lists every layer of the project).
+        own = {node["layer"] for node in graph["nodes"] if node.get("layer")}
+        layers[pipeline["id"]] = [layer for layer in main["layers"] if layer in own]
+    return Expected(main=main["selected_pipeline"], pipelines=tasks, layers=layers)
 
 
 # --- checks shared by the live server and the static build ----------------------
@@ -209,8 +228,14 @@ def _assert_every_pipeline_drawn(
         tasks = expected.pipelines[pipeline]
         url = f"{site}/?pid={pipeline}&expandAllPipelines=true"
         with screenshot_on_failure(page, shots / f"failure_{prefix}_{pipeline}.png"):
-            drawn = open_flowchart(page, url, [*tasks])
+            drawn = open_flowchart(
+                page, url, [*tasks], settle=pipeline == expected.main
+            )
             names = _assert_all_tasks_drawn(drawn, tasks)
+            layers = drawn_layers(page)
+            assert sorted(layers) == sorted(expected.layers[pipeline]), pipeline
+            if pipeline == expected.main:  # the whole story, in the data's order
+                assert layers == LAYERS
         print(f"{label}: pipeline {pipeline!r} (expanded) draws {names}")  # noqa: T201
         if pipeline == expected.main:
             screenshot(page, shots / f"{prefix}_{pipeline}_expanded.png")
@@ -228,14 +253,6 @@ def _assert_preview_matches_csv(preview: dict, csv_path: Path) -> None:
     assert preview["first_column"] == first_column[: len(preview["first_column"])]
 
 
-def _latest_version(project: Path, entry: str) -> Path:
-    """The file of the newest version of a versioned dataset."""
-    folder = project / "data" / entry
-    versions = sorted(p for p in folder.iterdir() if p.is_dir())
-    assert versions, f"no versions of {entry}"
-    return versions[-1] / Path(entry).name
-
-
 # --- tests ----------------------------------------------------------------------
 
 
@@ -246,6 +263,9 @@ def test_api_lists_every_registered_node(expected, registry):
     for name, nodes in registry.items():
         drawn = {task.full_name for task in expected.pipelines[name].values()}
         assert drawn == nodes, name
+    # Every layer of the catalog, in the data's order; the reports on their own.
+    assert expected.layers[expected.main] == LAYERS
+    assert expected.layers["reporting"] == ["model_output", "reporting"]
 
 
 def test_flowchart_draws_every_node(browser, viz, expected, shots):
@@ -259,7 +279,9 @@ def test_flowchart_draws_every_node(browser, viz, expected, shots):
         )
         root_tasks = {id_: t for id_, t in main.items() if not t.namespace}
         with screenshot_on_failure(page, shots / "failure_collapsed.png"):
-            drawn = _labels(open_flowchart(page, f"{viz}/", [*groups, *root_tasks]))
+            drawn = _labels(
+                open_flowchart(page, f"{viz}/", [*groups, *root_tasks], settle=True)
+            )
             for group in groups:
                 assert group in drawn, f"no group node for namespace {group!r}"
                 assert drawn[group].type == "modularPipeline"
@@ -283,12 +305,10 @@ def test_comparison_table_preview(browser, viz, study, expected, shots):
         main = expected.pipelines[expected.main]
         url = f"{viz}/?pid={expected.main}&expandAllPipelines=true"
         with screenshot_on_failure(page, shots / "failure_preview.png"):
-            open_flowchart(page, url, [*main])
+            open_flowchart(page, url, [*main], settle=True)
             preview = open_dataset_preview(page, COMPARISON_TABLE)
             print(f"preview of {COMPARISON_TABLE}: {preview}")  # noqa: T201
-            _assert_preview_matches_csv(
-                preview, _latest_version(study, "08_reporting/model_comparison.csv")
-            )
+            _assert_preview_matches_csv(preview, version_file(study / COMPARISON_CSV))
         path = screenshot(page, shots / "comparison_table_preview.png")
         shutil.copy(path, SHARED_SCREENSHOT)
         print(f"screenshot: {SHARED_SCREENSHOT}")  # noqa: T201
@@ -296,12 +316,8 @@ def test_comparison_table_preview(browser, viz, study, expected, shots):
         page.close()
 
 
-def test_static_build_draws_every_node(browser, study, expected, logs, shots):
-    build = study / "build"
-    shutil.rmtree(build, ignore_errors=True)
-    run_kedro(
-        study, "viz", "build", "--include-previews", log=logs / "build.log", timeout=180
-    )
+def test_static_build_draws_every_node(browser, static_build, expected, shots):
+    build = static_build.result()
     assert (build / "index.html").is_file()
     assert re.search(r"<script[^>]+src=", (build / "index.html").read_text())
     main = json.loads((build / "api" / "main").read_text())
@@ -318,10 +334,12 @@ def test_static_build_draws_every_node(browser, study, expected, logs, shots):
             _assert_every_pipeline_drawn(page, site, expected, shots, "kedro viz build")
             with screenshot_on_failure(page, shots / "failure_build_preview.png"):
                 url = f"{site}/?pid={expected.main}&expandAllPipelines=true"
-                open_flowchart(page, url, [*expected.pipelines[expected.main]])
+                open_flowchart(
+                    page, url, [*expected.pipelines[expected.main]], settle=True
+                )
                 preview = open_dataset_preview(page, COMPARISON_TABLE)
                 _assert_preview_matches_csv(
-                    preview, _latest_version(study, "08_reporting/model_comparison.csv")
+                    preview, version_file(build.parent / COMPARISON_CSV)
                 )
             screenshot(page, shots / "static_build_preview.png")
     finally:

@@ -1,6 +1,7 @@
-"""Helpers for the kedro-viz browser test (tests/test_viz_browser.py): kedro
-subprocesses, a static file server, and a headless Debian Chromium driven by
-Playwright (never `playwright install`: the browser is the system one)."""
+"""Helpers for the kedro-viz browser test (tests/test_viz_browser.py): the
+`kedro viz run` server, a static file server, and a headless Debian Chromium
+driven by Playwright (never `playwright install`: the browser is the system
+one)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from .support import start_kedro
 
 #: Debian's `chromium` package; CI installs it (.ci/run).
 CHROMIUM = Path(os.environ.get("KEDRO_VIZ_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -43,39 +45,6 @@ VIEWPORT = {"width": 1600, "height": 1000}
 _NO_FEATURE_HINTS = (
     "window.localStorage.setItem('KedroViz', JSON.stringify({showFeatureHints: false}))"
 )
-KEDRO_ENV = {
-    **os.environ,
-    "KEDRO_DISABLE_TELEMETRY": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "PYTHONUNBUFFERED": "1",
-}
-
-
-def kedro(*args: str) -> list[str]:
-    """The command line for `kedro <args>` with this interpreter."""
-    return [sys.executable, "-m", "kedro", *args]
-
-
-def run_kedro(project: Path, *args: str, log: Path, timeout: float) -> None:
-    """Run `kedro <args>` in ``project``, failing the test with the log's tail
-    if it fails or outlives ``timeout`` seconds."""
-    with log.open("w") as out:
-        try:
-            result = subprocess.run(
-                kedro(*args),
-                cwd=project,
-                env=KEDRO_ENV,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"`kedro {' '.join(args)}` took over {timeout} s\n{tail(log)}")
-    if result.returncode != 0:
-        pytest.fail(
-            f"`kedro {' '.join(args)}` exited with {result.returncode}\n{tail(log)}"
-        )
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -116,14 +85,10 @@ def viz_server(project: Path, log: Path, startup_timeout: float = 90) -> Iterato
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("w") as out:
-        process = subprocess.Popen(
-            kedro(
-                "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)
-            ),
-            cwd=project,
-            env=KEDRO_ENV,
+        process = start_kedro(
+            project,
+            *("viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)),
             stdout=out,
-            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, to stop it whole
         )
     try:
@@ -252,20 +217,44 @@ _ALL_DRAWN = """ids => ids.every(id => {
 })"""
 
 
-def open_flowchart(page, url: str, expected_ids: list[str]) -> list[DrawnNode]:
+_SETTLED = """() => {
+    const layout = [...document.querySelectorAll('svg g.pipeline-node')]
+        .map(e => { const b = e.getBoundingClientRect();
+                    return `${e.dataset.id}:${b.x},${b.y},${b.width},${b.height}`; })
+        .join('|');
+    const settled = window.__lastLayout === layout;
+    window.__lastLayout = layout;
+    return settled;
+}"""
+
+
+def open_flowchart(
+    page, url: str, expected_ids: list[str], *, settle: bool = False
+) -> list[DrawnNode]:
     """Load ``url`` and return the flowchart's nodes once every id in
     ``expected_ids`` is drawn (or, after 30 s, whatever is drawn then, so
-    that the caller's assertion reports the difference)."""
+    that the caller's assertion reports the difference). With ``settle``, also
+    wait for the layout transitions to end and close any banner (before a
+    screenshot or a click)."""
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("svg g.pipeline-node", state="attached")
     with contextlib.suppress(Exception):  # playwright's TimeoutError
         page.wait_for_function(_ALL_DRAWN, arg=expected_ids, timeout=30_000)
-    page.wait_for_timeout(1_000)  # let the layout transitions settle
-    dismiss_banners(page)
+        if settle:  # the same boxes 250 ms apart
+            page.wait_for_function(_SETTLED, polling=250, timeout=10_000)
+    if settle:
+        dismiss_banners(page)
     return [
         DrawnNode(**row)
         for row in page.eval_on_selector_all("svg g.pipeline-node", _COLLECT_NODES)
     ]
+
+
+def drawn_layers(page) -> list[str]:
+    """The layer names the flowchart shows beside its layer bands, top down."""
+    return page.eval_on_selector_all(
+        "li.pipeline-layer-name", "els => els.map(e => e.textContent.trim())"
+    )
 
 
 def dismiss_banners(page) -> None:

@@ -1,0 +1,1 @@
+"""Tests of the model library, ``ncf_movielens.models``."""

@@ -1,0 +1,176 @@
+"""The project's hooks (``ncf_movielens.hooks``) where they act: bad parameters
+refused by a real KedroSession before any node runs, a model with a NaN loss
+refused by a real runner before it is saved, and the comparison printed last.
+Also a run on broken ratings, which must leave only whole files behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import yaml
+from kedro.framework.hooks.manager import _create_hook_manager
+from kedro.io import DataCatalog, MemoryDataset, Version
+from kedro.runner import SequentialRunner
+from kedro_datasets.json import JSONDataset
+from kedro_datasets.tensorflow import TensorFlowModelDataset
+
+from ncf_movielens import settings
+from ncf_movielens.comparison import comparison_text
+from ncf_movielens.hooks import ComparisonReport, ParameterChecks, TrainingChecks
+from ncf_movielens.models.checks import DegenerateModelError
+from ncf_movielens.movielens.ratings import RatingsError
+from ncf_movielens.parameter_errors import ParameterError, validate_parameters
+from ncf_movielens.pipelines import ncf, reporting
+from ncf_movielens.pipelines.data_engineering.nodes import matrix_to_long
+from ncf_movielens.pipelines.reporting.nodes import compare_models
+from ncf_movielens.study import MODELS
+from tests.support import (
+    digests,
+    fast_ncf,
+    make_project,
+    project_params,
+    run_metrics,
+    run_session,
+)
+
+NCF = next(model for model in MODELS if model.name == "ncf")
+
+
+def test_the_project_registers_its_hooks():
+    assert [type(hook) for hook in settings.HOOKS] == [
+        ParameterChecks,
+        TrainingChecks,
+        ComparisonReport,
+    ]
+
+
+# --- ParameterChecks: through a KedroSession, before any node runs -----------------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, raw_files) -> Path:
+    return make_project(tmp_path_factory.mktemp("hooks") / "project", raw_files)
+
+
+def refused_run(project: Path, params: dict) -> str:
+    """The message of a session run that must be refused; data/ unchanged."""
+    before = digests(project / "data")
+    with pytest.raises(ParameterError) as error:
+        run_session(project, params=params)
+    assert digests(project / "data") == before  # nothing written, nothing changed
+    return str(error.value)
+
+
+def test_bad_params_are_refused_before_any_node_runs(project):
+    message = refused_run(project, {"evaluation_options": {"top_k": 0}})
+    assert message == (
+        "Invalid parameters, refused before any node runs:\n"
+        "  - evaluation_options.top_k = 0: Input should be greater than 0 "
+        "(from the command line, --params)"
+    )
+
+
+def test_a_bad_file_value_is_refused_naming_the_file(project):
+    local = project / "conf" / "local" / "parameters.yml"
+    local.write_text(yaml.safe_dump({"lightfm": {"model_options": {"loss": "warpp"}}}))
+    try:
+        message = refused_run(project, {})
+    finally:
+        local.unlink()
+    assert message.startswith("Invalid parameters, refused before any node runs:\n")
+    assert "lightfm.model_options.loss = 'warpp'" in message
+    assert message.endswith("(in conf/local/parameters.yml)")
+
+
+def test_bad_ratings_leave_no_partial_file(tmp_path, raw_files):
+    """A run on a broken u.data stops at parse_ratings: every file it wrote is a
+    whole version (parse_movies may run first), and nothing else changes."""
+    broken = raw_files["u.data"] + b"3\t4\t9\t6\n"
+    project = make_project(tmp_path / "project", {**raw_files, "u.data": broken})
+    before = digests(project / "data")
+    with pytest.raises(RatingsError, match=r"\(rating 9\)"):
+        run_session(project)
+    after = digests(project / "data")
+    assert {path: after[path] for path in before} == before
+    for path in set(after) - set(before):
+        assert path.startswith("02_intermediate/ml-100k/movies.parquet/"), path
+        pd.read_parquet(project / "data" / path)  # a whole file, not a partial one
+
+
+# --- TrainingChecks: through a runner, before the model is saved -----------------
+
+
+def train_ncf_node(tmp_path: Path, train: sp.csr_matrix, **training: Any) -> None:
+    """Run the NCF training node with the project's hooks, saving the model and
+    its history as the catalog does: versioned files under ``tmp_path``."""
+    params = validate_parameters(project_params(ncf=fast_ncf(epochs=1, **training)))
+    catalog = DataCatalog(
+        {
+            "model_input_table": MemoryDataset(
+                matrix_to_long(train, params.reshape_options)
+            ),
+            "train_matrix": MemoryDataset(train),
+            "params:ncf.model_options": MemoryDataset(params.ncf.model_options),
+            "params:ncf.training_options": MemoryDataset(params.ncf.training_options),
+            "ncf.model": TensorFlowModelDataset(
+                filepath=str(tmp_path / "ncf_model.keras"), version=Version(None, None)
+            ),
+            "ncf_training_history": JSONDataset(
+                filepath=str(tmp_path / "ncf_training_history.json"),
+                version=Version(None, None),
+            ),
+        }
+    )
+    hook_manager = _create_hook_manager()
+    for hook in settings.HOOKS:
+        hook_manager.register(hook)
+    pipeline = ncf.create_pipeline(model=NCF).only_nodes("ncf.train_model")
+    SequentialRunner().run(pipeline, catalog, hook_manager=hook_manager)
+
+
+@pytest.fixture(scope="module")
+def train() -> sp.csr_matrix:
+    matrix = sp.random(30, 40, density=0.2, format="csr", random_state=0)
+    matrix.data[:] = 1
+    return matrix.astype("int8")
+
+
+def test_a_sane_model_is_saved(tmp_path, train):
+    train_ncf_node(tmp_path, train)
+    assert len(list(tmp_path.glob("ncf_model.keras/*/ncf_model.keras"))) == 1
+    assert len(list(tmp_path.glob("ncf_training_history.json/*/*.json"))) == 1
+
+
+def test_a_nan_loss_is_refused_before_the_model_is_saved(tmp_path, train):
+    with pytest.raises(
+        DegenerateModelError,
+        match=r"^ncf: loss is nan at epoch 1 \(check: finite training losses\)$",
+    ):
+        train_ncf_node(tmp_path, train, learning_rate=1e30)  # the weights blow up
+    assert list(tmp_path.iterdir()) == []  # no model, no history
+
+
+# --- ComparisonReport --------------------------------------------------------------
+
+
+def reported(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "ncf_movielens"]
+
+
+def test_the_comparison_is_logged_when_the_run_made_it(caplog):
+    _, table, _ = compare_models(run_metrics("A", 0.3), run_metrics("B", 0.1))
+    catalog = DataCatalog({"model_comparison_table": MemoryDataset(table)})
+    with caplog.at_level("INFO"):
+        ComparisonReport().after_pipeline_run(
+            pipeline=reporting.create_pipeline(models=MODELS), catalog=catalog
+        )
+        assert reported(caplog) == [comparison_text(table)]
+        caplog.clear()
+        ComparisonReport().after_pipeline_run(
+            pipeline=ncf.create_pipeline(model=NCF), catalog=DataCatalog()
+        )
+        assert reported(caplog) == []

@@ -1,0 +1,57 @@
+"""`kedro run --env=seed` end to end on a tiny synthetic MovieLens: NCF is built
+and trained with the seed notebook's settings (``conf/seed/``), on its table of
+every user x item pair, and the study finishes (README, "Parameters")."""
+
+from __future__ import annotations
+
+import keras
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from ncf_movielens.study import MODELS
+
+from .support import kedro_in_process, load_json, project_params, version_file
+
+EPOCHS = 2
+#: Two epochs of a few batches leave the seed's NCF nearly untrained on 60 users
+#: (scores spread by about 0.002), so the seed's sanity check (a spread of 0.01,
+#: made for MovieLens) is off; NCF's own settings stay the seed's.
+COMMAND = (
+    "kedro run --env=seed --params="
+    f"ncf.training_options.epochs={EPOCHS},evaluation_options.min_score_std=0.0"
+)
+
+
+@pytest.mark.slow
+def test_seed_environment_trains_ncf_on_every_pair(study):
+    kedro_in_process(study, COMMAND)
+    seed = project_params("seed")
+    options = seed["ncf"]["training_options"]
+    assert options["sampling"] == "all_pairs"
+    assert seed["reshape_options"]["mode"] == "all_pairs"
+    data = study / "data"
+
+    train = sp.load_npz(version_file(data / "03_primary/ml-100k/train_matrix.npz"))
+    n_pairs = train.shape[0] * train.shape[1]
+    table = pd.read_parquet(data / "05_model_input/ml-100k/model_input_table.parquet")
+    assert len(table) == n_pairs
+    assert table["interaction"].sum() == train.nnz
+
+    history = load_json(data / "07_model_output/ml-100k/ncf_training_history.json")
+    held_out = round(n_pairs * options["validation_split"])  # as the split rounds
+    assert history["validation_rows"] == held_out
+    assert history["train_rows"] == n_pairs - held_out
+    assert history["epochs_run"] == EPOCHS
+    expected = {"loss", *options["metrics"]}
+    assert set(history["history"]) == expected | {f"val_{name}" for name in expected}
+
+    ncf = keras.saving.load_model(
+        version_file(data / "06_models/ml-100k/ncf_model.keras")
+    )
+    dims = seed["ncf"]["model_options"]
+    assert ncf.get_layer("mf_user_embedding").output_dim == dims["latent_dim_mf"]
+    assert ncf.get_layer("mlp_user_embedding").output_dim == dims["latent_dim_mlp"]
+
+    comparison = load_json(data / "08_reporting/ml-100k/model_comparison.json")
+    assert list(comparison["models"]) == [model.label for model in MODELS]
