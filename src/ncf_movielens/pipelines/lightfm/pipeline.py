@@ -23,6 +23,7 @@ def create_pipeline(model: StudyModel, **kwargs) -> Pipeline:
         nodes,
         namespace=model.name,
         inputs={"train_matrix"},
-        parameters={"params:seeds"},
+        # `seeds` is one top-level parameter, not per model (only with the node)
+        parameters={"params:seeds"} if model.stochastic else set(),
         tags=[model.name, "training"],
     )

@@ -33,6 +33,7 @@ def create_pipeline(model: StudyModel, **kwargs) -> Pipeline:
         inputs=set(data),
         # Un-dotted: the report outside this namespace plots it.
         outputs={"training_history": f"{model.name}_training_history"},
-        parameters={"params:seeds"},
+        # `seeds` is one top-level parameter, not per model (only with the node)
+        parameters={"params:seeds"} if model.stochastic else set(),
         tags=[model.name, "training"],
     )
