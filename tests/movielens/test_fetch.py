@@ -213,6 +213,17 @@ def status_route(code: int) -> Callable:
 # ---------------------------------------------------------------- zip_url
 
 
+def assert_cache_holds(cache_dir: Path, raw: dict[str, bytes]) -> None:
+    """The cache holds exactly the verified files and their manifest."""
+    assert (cache_dir / "u.data").read_bytes() == raw["u.data"]
+    assert (cache_dir / "u.item").read_bytes() == raw["u.item"]
+    assert sorted(p.name for p in cache_dir.iterdir()) == [
+        "SHA256SUMS",
+        "u.data",
+        "u.item",
+    ]
+
+
 def test_zip_url_with_md5_fetches_and_caches(
     server: LocalServer,
     raw: dict[str, bytes],
@@ -227,13 +238,7 @@ def test_zip_url_with_md5_fetches_and_caches(
     )
 
     assert files == raw
-    assert (cache_dir / "u.data").read_bytes() == raw["u.data"]
-    assert (cache_dir / "u.item").read_bytes() == raw["u.item"]
-    assert sorted(p.name for p in cache_dir.iterdir()) == [
-        "SHA256SUMS",
-        "u.data",
-        "u.item",
-    ]
+    assert_cache_holds(cache_dir, raw)
     assert server.count("/ml-100k.zip") == 1
     assert server.count("/ml-100k.zip.md5") == 1
     used = [
@@ -525,13 +530,7 @@ def test_corrupt_cache_is_replaced_from_http(
     files = fetch_movielens(cache_dir, sources, u_data_sha256=sha(raw["u.data"]), **NET)
 
     assert files == raw
-    assert (cache_dir / "u.data").read_bytes() == raw["u.data"]
-    assert (cache_dir / "u.item").read_bytes() == raw["u.item"]
-    assert sorted(p.name for p in cache_dir.iterdir()) == [
-        "SHA256SUMS",
-        "u.data",
-        "u.item",
-    ]
+    assert_cache_holds(cache_dir, raw)
     assert server.count("/ml-100k.zip") == 1
     messages = [r.getMessage() for r in caplog.records]
     assert any(
