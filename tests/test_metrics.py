@@ -18,6 +18,7 @@ from ncf_movielens.metrics.per_user import (
     average_precision,
     hit_rate,
     ndcg,
+    per_user_auc,
     per_user_metrics,
     precision,
     recall,
@@ -132,6 +133,52 @@ def test_auc_matches_lightfm_evaluation(split, lightfm_model, lightfm_scores):
     metrics = _evaluate(lightfm_scores, train, test).standard_metrics()
     expected = auc_score(lightfm_model, test, train_interactions=train)
     assert metrics["auc"] == pytest.approx(expected.mean(), abs=1e-6)
+
+
+def _brute_force_auc(scores, relevant, excluded):
+    """Per user: the (relevant, other candidate) pairs ranked strictly right,
+    over all such pairs; a tie is a wrong pair, as in lightfm's auc_score."""
+    result = []
+    for user in range(scores.shape[0]):
+        rel = set(relevant[user].indices)
+        other = [
+            j
+            for j in range(scores.shape[1])
+            if j not in rel and j not in set(excluded[user].indices)
+        ]
+        rel -= set(excluded[user].indices)
+        if not rel:
+            result.append(np.nan)
+            continue
+        pairs = [scores[user, i] > scores[user, j] for i in rel for j in other]
+        result.append(np.mean(pairs) if pairs else 1.0)
+    return np.array(result)
+
+
+def test_auc_counts_a_tie_as_a_wrong_pair():
+    """One user, scores [1, 1, 1, 0, 0], relevant items 0 and 1: each relevant
+    item beats 2 of the 3 others and ties with one, so AUC is 2/3 (it was 7/6)."""
+    scores = np.array([[1, 1, 1, 0, 0]], dtype=np.float32)
+    relevant = sp.csr_matrix(np.array([[1, 1, 0, 0, 0]]))
+    auc = per_user_auc(scores, relevant, sp.csr_matrix((1, 5)))
+    assert auc == pytest.approx([2 / 3], abs=1e-12)
+    flat = np.zeros((1, 5), dtype=np.float32)
+    assert per_user_auc(flat, relevant, sp.csr_matrix((1, 5))) == pytest.approx([0.0])
+
+
+@pytest.mark.parametrize("levels", [2, 3, 10])
+def test_auc_on_tied_integer_scores_matches_a_pair_count(levels):
+    """Integer scores (as most-popular's counts are) tie often; with train items
+    excluded, AUC equals a brute-force count of the pairs ranked right."""
+    rng = np.random.default_rng(levels)
+    scores = rng.integers(0, levels, size=(30, 25)).astype(np.float32)
+    relevant = sp.csr_matrix(rng.random((30, 25)) < 0.15, dtype=np.int8)
+    excluded = sp.csr_matrix(
+        (rng.random((30, 25)) < 0.2) & ~relevant.toarray(), dtype=np.int8
+    )
+    got = per_user_auc(scores, relevant, excluded)
+    expected = _brute_force_auc(scores, relevant, excluded)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
 def _ranked_unseen(scores, train, user):

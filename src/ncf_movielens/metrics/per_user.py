@@ -128,13 +128,15 @@ def per_user_auc(
     scores: np.ndarray, relevant: sp.csr_matrix, excluded: sp.csr_matrix
 ) -> np.ndarray:
     r"""AUC per user over the items not in ``excluded``: the share of (relevant,
-    other) pairs that the scores order correctly; ties go to the relevant item,
-    as in ``lightfm.evaluation.auc_score``. Rows without relevant items get NaN.
+    other) pairs that the scores rank strictly in the right order. A tie counts
+    as wrong, as ``lightfm.evaluation.auc_score`` counts it (``prediction >=``
+    in its ranks); unlike LightFM, ties between two relevant items cost nothing.
+    Rows without relevant items get NaN.
 
     .. math::
         \mathrm{AUC} = \frac{1}{|U|} \sum_{u \in U}
         \frac{1}{|R_u| \, |N_u|} \sum_{i \in R_u} \sum_{j \in N_u}
-        \mathbb{1}\left[s_{ui} \ge s_{uj}\right]
+        \mathbb{1}\left[s_{ui} > s_{uj}\right]
 
     with :math:`N_u` the candidates (items not excluded) that are not relevant.
     """
@@ -146,26 +148,21 @@ def per_user_auc(
     keep = ~np.isneginf(masked[rel.row, rel.col])  # a relevant item can't be excluded
     rel_rows, rel_cols = rel.row[keep], rel.col[keep]
     rel_scores = masked[rel_rows, rel_cols]
-    # For each relevant item: candidates scored strictly higher.
+    # For each relevant item: the negatives scored at least as high, that is
+    # the candidates at least as high minus the relevant items at least as high
+    # (both counts include the item itself).
     sorted_rows = np.sort(masked, axis=1)
-    above = np.empty(len(rel_rows), dtype=np.int64)
+    negatives_not_below = np.empty(len(rel_rows), dtype=np.int64)
     for row in np.unique(rel_rows):
         sel = rel_rows == row
-        above[sel] = n_items - np.searchsorted(
-            sorted_rows[row], rel_scores[sel], side="right"
-        )
-    # ... minus the relevant items among them gives the negatives ranked above.
-    order = np.lexsort((-rel_scores, rel_rows))
-    rank_in_row = np.arange(len(order)) - np.searchsorted(
-        rel_rows[order], rel_rows[order]
-    )
-    relevant_above = np.empty_like(above)
-    relevant_above[order] = rank_in_row
+        mine = rel_scores[sel]
+        candidates = n_items - np.searchsorted(sorted_rows[row], mine, side="left")
+        relevant_too = len(mine) - np.searchsorted(np.sort(mine), mine, side="left")
+        negatives_not_below[sel] = candidates - relevant_too
     n_pos = np.bincount(rel_rows, minlength=n_rows)
     n_candidates = n_items - np.bincount(ex.row, minlength=n_rows)
     n_neg = n_candidates - n_pos
-    neg_above = above - relevant_above
-    per_item = 1.0 - neg_above / np.maximum(n_neg[rel_rows], 1)
+    per_item = 1.0 - negatives_not_below / np.maximum(n_neg[rel_rows], 1)
     sums = np.bincount(rel_rows, weights=per_item, minlength=n_rows)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_pos > 0, sums / n_pos, np.nan)
