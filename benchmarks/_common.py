@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import statistics
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 from kedro.io.core import Version, generate_timestamp
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.text import TextDataset
+from scipy import sparse
 
 PROJECT = Path(__file__).resolve().parents[1]
 if str(PROJECT) not in sys.path:  # run as `python benchmarks/x.py` or from benchmarks/
@@ -32,6 +34,7 @@ __all__ = [
     "PROJECT",
     "make_project",
     "measure",
+    "latest_run",
     "median",
     "save_results",
     "scratch_project",
@@ -88,3 +91,19 @@ def save_results(name: str, results: dict[str, Any], markdown: str) -> tuple[str
 
 def stamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def latest_run(variant: str, model: str) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """The latest ``kedro run``'s (train matrix, test matrix, ``model``'s saved
+    model, its metrics) for the MovieLens ``variant``, read from ``data/``."""
+    data = PROJECT / "data"
+    primary = data / "03_primary" / variant
+    train = sparse.load_npz(version_file(primary / "train_matrix.npz")).tocsr()
+    test = sparse.load_npz(version_file(primary / "test_matrix.npz")).tocsr()
+    with version_file(data / "06_models" / variant / f"{model}_model.pkl").open(
+        "rb"
+    ) as handle:
+        fitted = pickle.load(handle)  # the project's own output
+    metrics_path = data / "08_reporting" / variant / f"{model}_metrics.json"
+    metrics = json.loads(version_file(metrics_path).read_text())
+    return train, test, fitted, metrics

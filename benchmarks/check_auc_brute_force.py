@@ -7,12 +7,8 @@ item, other unseen item) pair, a tie counting as a wrong pair.
 
 from __future__ import annotations
 
-import json
-import pickle
-
 import numpy as np
-from _common import PROJECT, version_file
-from scipy import sparse
+from _common import latest_run
 
 VARIANT = "ml-100k"
 
@@ -33,18 +29,10 @@ def brute_force_auc(scores: np.ndarray, train, test) -> float:
 
 
 def main() -> None:
-    data = PROJECT / "data"
-    primary = data / "03_primary" / VARIANT
-    train = sparse.load_npz(version_file(primary / "train_matrix.npz")).tocsr()
-    test = sparse.load_npz(version_file(primary / "test_matrix.npz")).tocsr()
-    model_path = version_file(data / "06_models" / VARIANT / "most_popular_model.pkl")
-    with model_path.open("rb") as handle:
-        model = pickle.load(handle)  # a MostPopular, the project's own
-    metrics_path = data / "08_reporting" / VARIANT / "most_popular_metrics.json"
-    ours = json.loads(version_file(metrics_path).read_text())["protocols"]["standard"]
+    train, test, model, metrics = latest_run(VARIANT, "most_popular")
+    ours = metrics["protocols"]["standard"]
     scores = model.score_users(np.arange(train.shape[0]), train.shape[1])
     theirs = brute_force_auc(scores, train, test)
-    print(f"model: {model_path.relative_to(PROJECT)}")
     print(f"project (metrics JSON):  {ours['auc']:.12f}")
     print(f"brute-force pair count:  {theirs:.12f}")
     print(f"absolute difference:     {abs(ours['auc'] - theirs):.1e}")
