@@ -72,6 +72,13 @@ class ParseOptions(_Group):
         """The rating scale in force (ml-100k's when none is set)."""
         return self.rating_scale or VARIANTS["ml-100k"].rating_scale
 
+    def for_variant(self, variant: str) -> ParseOptions:
+        """These options with the variant's own scale where none is set: the
+        one place that says "rating_scale, else the variant's"."""
+        if self.rating_scale is not None:
+            return self
+        return self.model_copy(update={"rating_scale": VARIANTS[variant].rating_scale})
+
     @model_validator(mode="after")
     def _scale_is_ordered(self) -> ParseOptions:
         low, high = self.scale
@@ -242,7 +249,7 @@ class Parameters(_Group):
 
     @model_validator(mode="after")
     def _min_rating_on_the_scale(self) -> Parameters:
-        scale = self.parse_options.rating_scale or VARIANTS[self.variant].rating_scale
+        scale = self.parse_options.for_variant(self.variant).scale
         if self.binarize_options.min_rating > scale[1]:
             raise _invalid(
                 "binarize_options.min_rating",

@@ -50,8 +50,7 @@ def read_ratings(
     first / last in file order. ``u.data`` rows are all int64; the ``::`` and
     CSV releases have float ratings.
     """
-    if options.rating_scale is None:
-        options = options.model_copy(update={"rating_scale": variant.rating_scale})
+    options = options.for_variant(variant.name)
     data = raw_file(raw, variant, variant.ratings_file)
     if variant.file_format == "u.data":
         return _read_u_data(data, options, variant.ratings_file)
