@@ -74,7 +74,11 @@ class Spy:
         @functools.wraps(function)
         def spied(*args, **kwargs):
             out = function(*args, **kwargs)
-            if hasattr(out, "shape"):
+            # Object arrays are text tables (pandas building the movies table,
+            # items x fields), never scores.
+            if hasattr(out, "shape") and getattr(out, "dtype", None) != np.dtype(
+                object
+            ):
                 self.shapes.append((name, tuple(out.shape)))
             return out
 

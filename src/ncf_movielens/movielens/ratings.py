@@ -23,6 +23,16 @@ RATING_FIELDS = ("user_id", "item_id", "rating", "timestamp")
 _INTEGER = r"[+-]?\d{1,18}"
 _SHOWN = 5  # offending lines quoted per rule
 
+
+def first_few(quoted: list[str], sep: str = ", ") -> str:
+    """The first ``_SHOWN`` of ``quoted`` joined, and how many more there are:
+    what a refusal quotes of the lines or ids that break a rule."""
+    if len(quoted) <= _SHOWN:
+        return sep.join(quoted)
+    link = sep if sep.strip() == ";" else " "  # "a, b and 3 more"; "a; b; and 3 more"
+    return f"{sep.join(quoted[:_SHOWN])}{link}and {len(quoted) - _SHOWN} more"
+
+
 #: The rules every ratings row meets; each message names its rule. ``fields`` and
 #: ``integers`` are checked line by line on ``u.data``; the ``::`` and CSV files
 #: are read typed and fail as a whole.
@@ -185,10 +195,9 @@ def _check(
     """``RatingsError`` quoting the first lines that break ``rule``, if any do."""
     bad = broken.index[broken.to_numpy(dtype=bool)]
     if len(bad):
-        shown = ", ".join(f"line {line} ({describe(line)})" for line in bad[:_SHOWN])
-        more = f" and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
+        shown = first_few([f"line {line} ({describe(line)})" for line in bad])
         raise RatingsError(
-            f"{source}: {len(bad)} row(s) break {_rule(rule, options)}: {shown}{more}"
+            f"{source}: {len(bad)} row(s) break {_rule(rule, options)}: {shown}"
         )
 
 
@@ -201,14 +210,16 @@ def _apply_duplicates_policy(
         return frame
     if options.duplicates == "error":
         groups = frame[repeated].groupby(pair, sort=False).groups
-        shown = "; ".join(
-            f"user {user}, item {item} on lines {', '.join(map(str, lines))}"
-            for (user, item), lines in list(groups.items())[:_SHOWN]
+        shown = first_few(
+            [
+                f"user {user}, item {item} on lines {', '.join(map(str, lines))}"
+                for (user, item), lines in groups.items()
+            ],
+            sep="; ",
         )
-        more = f"; and {len(groups) - _SHOWN} more" if len(groups) > _SHOWN else ""
         raise RatingsError(
             f"{source}: {len(groups)} (user_id, item_id) pair(s) rated more than once "
-            f"break {_rule('duplicates', options)}: {shown}{more}. Set "
+            f"break {_rule('duplicates', options)}: {shown}. Set "
             "parse_options.duplicates to keep_first or keep_last to keep one."
         )
     kept = frame.drop_duplicates(pair, keep=options.duplicates.removeprefix("keep_"))

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from ncf_movielens.movielens.movies import MoviesError
 from ncf_movielens.movielens.variants import GENRES
 from ncf_movielens.parameters import (
     BinarizeOptions,
@@ -66,11 +67,23 @@ def test_parse_movies_joins_genre_names():
     movies = make_movies(5, seed=1)
     movies.loc[0, list(GENRES)] = 0
     movies.loc[0, ["Action", "Western"]] = 1
-    parsed = parse_movies(to_raw_files(make_ratings(3, 5, 6), movies), "ml-100k")
+    ratings = make_ratings(3, 5, 6)
+    parsed = parse_movies(to_raw_files(ratings, movies), ratings, "ml-100k")
     assert list(parsed.columns) == ["item_id", "title", "genres"]
     assert parsed.loc[0, "genres"] == "Action|Western"
     assert parsed.loc[0, "title"] == "Movie 1 (1995)"
     assert parsed["item_id"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_parse_movies_refuses_rated_items_without_a_movie_row():
+    ratings = make_ratings(3, 8, 12)
+    raw = to_raw_files(ratings, make_movies(5))  # items 6, 7 and 8 are rated too
+    with pytest.raises(MoviesError) as error:
+        parse_movies(raw, ratings, "ml-100k")
+    assert str(error.value).startswith(
+        "u.item: 3 item id(s) rated in u.data have no row"
+    )
+    assert str(error.value).endswith("item_id 6, 7, 8")
 
 
 @pytest.mark.parametrize(("strategy", "first", "last"), [("ua", 1, 10), ("ub", 11, 20)])
@@ -113,6 +126,49 @@ def test_random_split_is_seeded(ratings):
     pd.testing.assert_frame_equal(first, again)
     assert not first.equals(other)
     assert (first.groupby("user_id").size() == 4).all()
+
+
+@pytest.mark.parametrize("strategy", ["ua", "temporal", "random"])
+def test_a_split_that_empties_train_is_refused(ratings, strategy):
+    fewest = ratings.groupby("user_id").size().min()
+    with pytest.raises(ValueError) as error:
+        split_ratings(ratings, split_options(strategy=strategy, test_size=1000))
+    assert str(error.value) == (
+        f"split_options.test_size = 1000 with split_options.strategy {strategy!r} "
+        "leaves 30 of 30 users with no train rating (the train set is empty): a "
+        "user needs more than test_size ratings, and the fewest any user has is "
+        f"{fewest}. Lower split_options.test_size."
+    )
+
+
+@pytest.mark.parametrize("strategy", ["ua", "temporal", "random"])
+def test_a_user_left_with_no_train_rating_is_refused(ratings, strategy):
+    # Users 31 and 32 rate 3 items each: a test_size of 3 holds out all of them.
+    few = pd.DataFrame(
+        {
+            "user_id": [31, 32] * 3,
+            "item_id": [1, 1, 2, 2, 3, 3],
+            "rating": 4,
+            "timestamp": 880_000_000,
+        }
+    )
+    with_few = pd.concat([ratings, few], ignore_index=True)
+    with pytest.raises(ValueError, match=r"3 .*'.*' leaves 2 of 32 users with no"):
+        split_ratings(with_few, split_options(strategy=strategy, test_size=3))
+    train, _ = split_ratings(with_few, split_options(strategy=strategy, test_size=2))
+    assert train.groupby("user_id").size().loc[[31, 32]].tolist() == [1, 1]
+
+
+def test_a_split_that_empties_test_is_refused(ratings):
+    most = int(ratings.groupby("user_id").size().max())
+    with pytest.raises(
+        ValueError,
+        match=rf"^split_options.test_size = {most} with split_options.strategy "
+        r"'ub' leaves the test set empty \(1,500 ratings\)",
+    ):
+        split_ratings(ratings, split_options(strategy="ub", test_size=most))
+    _, test = split_ratings(ratings, split_options(strategy="ub", test_size=most - 1))
+    assert len(test) == 1  # the one user with the most ratings keeps a test rating
 
 
 def test_binarize_keeps_ratings_at_or_above_threshold():
@@ -227,7 +283,7 @@ def test_other_variants_parse_to_the_same_tables(ratings, variant, fmt):
         half_stars[["user_id", "item_id", "timestamp"]].reset_index(drop=True)
     )
     np.testing.assert_allclose(parsed["rating"], half_stars["rating"])
-    movies = parse_movies(raw, variant)
+    movies = parse_movies(raw, parsed[parsed["item_id"] <= 3], variant)
     assert movies["title"].tolist() == ['Heat, "The" (1995)', "Up (2009)", "X (1999)"]
     assert movies["genres"].tolist() == ["Action|Crime", "", "Drama"]
 
@@ -249,4 +305,4 @@ def test_raw_files_of_another_variant_are_refused(raw_files):
     ):
         parse_ratings(raw_files, parse_options(), "ml-1m")
     with pytest.raises(ValueError, match="variant 'ml-3m' is unknown"):
-        parse_movies(raw_files, "ml-3m")
+        parse_movies(raw_files, pd.DataFrame({"item_id": [1]}), "ml-3m")

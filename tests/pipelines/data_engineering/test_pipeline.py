@@ -15,6 +15,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro.validation import ParameterValidator, TypeExtractor
 
+from ncf_movielens.movielens.movies import MoviesError
 from ncf_movielens.parameters import (
     BinarizeOptions,
     ParseOptions,
@@ -39,24 +40,35 @@ def raw() -> dict[str, bytes]:
     return make_raw_files(n_users=N_USERS, n_items=N_ITEMS, n_ratings=900, seed=5)
 
 
-def run(raw: dict[str, bytes], env: str) -> dict[str, Any]:
-    """The pipeline's outputs with the parameters of a run in ``env``."""
+def catalog_for(raw: dict[str, bytes], env: str, **params: Any) -> DataCatalog:
+    """The raw files, the parameters of a run in ``env`` with ``params`` given as
+    ``--params``, and an empty dataset for each the pipeline writes."""
     pipeline = create_pipeline()
-    params = ParameterValidator({"data_engineering": pipeline}).validate_raw_params(
-        project_params(env)
+    values = ParameterValidator({"data_engineering": pipeline}).validate_raw_params(
+        project_params(env, **params)
     )
-    catalog = DataCatalog(
+    return DataCatalog(
         {
             "movielens_raw": MemoryDataset(raw),
             **{
-                name: MemoryDataset(params[name.removeprefix("params:")])
+                name: MemoryDataset(values[name.removeprefix("params:")])
                 for name in pipeline.inputs()
                 if name.startswith("params:")
             },
+            **{name: MemoryDataset() for name in pipeline.all_outputs()},
         }
     )
-    outputs = SequentialRunner().run(pipeline, catalog)
-    return {name: dataset.load() for name, dataset in outputs.items()}
+
+
+def run(raw: dict[str, bytes], env: str) -> dict[str, Any]:
+    """The pipeline's outputs with the parameters of a run in ``env``."""
+    catalog = catalog_for(raw, env)
+    SequentialRunner().run(create_pipeline(), catalog)
+    return {name: catalog.load(name) for name in create_pipeline().outputs()}
+
+
+def saved(catalog: DataCatalog) -> set[str]:
+    return {name for name in create_pipeline().all_outputs() if catalog.exists(name)}
 
 
 def pairs(users: np.ndarray, items: np.ndarray) -> set[tuple[int, int]]:
@@ -78,6 +90,9 @@ def test_the_pipeline_wires_its_nodes_to_typed_parameters():
         *(f"params:{key}" for key in TYPED),
     }
     assert pipeline.outputs() == {"movies", "test_matrix", "model_input_table"}
+    # Every rated item must have a movie row, so parse_movies reads the ratings.
+    (parse_movies,) = pipeline.only_nodes("parse_movies").nodes
+    assert parse_movies.inputs == ["movielens_raw", "ratings", "params:variant"]
     # Kedro validates and converts these groups before the nodes see them.
     extractor = TypeExtractor({"data_engineering": pipeline})
     assert extractor.extract_types_from_pipelines() == TYPED
@@ -118,3 +133,26 @@ def test_raw_files_become_a_disjoint_split_and_the_long_table(raw, env, mode):
     movies = outputs["movies"]
     assert movies["item_id"].tolist() == list(range(1, N_ITEMS + 1))
     assert (movies["genres"] != "").all()  # every synthetic movie has a genre
+
+
+def test_rated_items_without_a_movie_row_stop_the_run_before_the_split(raw):
+    lines = raw["u.item"].splitlines(keepends=True)
+    catalog = catalog_for({**raw, "u.item": b"".join(lines[:-5])}, "base")
+    with pytest.raises(
+        MoviesError,
+        match=r"^u\.item: 5 item id\(s\) rated in u\.data have no row.*"
+        r"item_id 66, 67, 68, 69, 70$",
+    ):
+        SequentialRunner().run(create_pipeline(), catalog)
+    assert saved(catalog) == {"ratings"}
+
+
+def test_a_split_that_empties_train_is_refused_before_anything_is_saved(raw):
+    catalog = catalog_for(raw, "base", split_options={"test_size": 1000})
+    with pytest.raises(
+        ValueError,
+        match=r"^split_options\.test_size = 1000 with split_options\.strategy 'ua' "
+        rf"leaves {N_USERS} of {N_USERS} users with no train rating",
+    ):
+        SequentialRunner().run(create_pipeline(), catalog)
+    assert saved(catalog) == {"ratings", "movies"}

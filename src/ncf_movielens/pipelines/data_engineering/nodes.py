@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ncf_movielens.movielens.fetch import RawFiles
-from ncf_movielens.movielens.movies import read_movies
+from ncf_movielens.movielens.movies import check_covers_ratings, read_movies
 from ncf_movielens.movielens.ratings import read_ratings
 from ncf_movielens.movielens.variants import get_variant
 from ncf_movielens.parameters import (
@@ -37,9 +37,18 @@ def parse_ratings(
     return read_ratings(raw, get_variant(variant), parse_options)
 
 
-def parse_movies(raw: RawFiles, variant: str) -> pd.DataFrame:
-    """The variant's movies file as (item_id, title, genres), genres joined by ``|``."""
-    return read_movies(raw, get_variant(variant))
+def parse_movies(raw: RawFiles, ratings: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """The variant's movies file as (item_id, title, genres), genres joined by ``|``.
+
+    The file is checked against ``ncf_movielens.movielens.movies.MOVIE_RULES``
+    (size, encoding, fields, positive and unique ids) and must hold a row for
+    every item of ``ratings``; a broken rule raises ``MoviesError`` naming the
+    file.
+    """
+    spec = get_variant(variant)
+    movies = read_movies(raw, spec)
+    check_covers_ratings(movies, ratings, spec)
+    return movies
 
 
 def split_ratings(
@@ -67,6 +76,7 @@ def split_ratings(
         rank = order.groupby("user_id", sort=False).cumcount()
         is_test = (rank < size).reindex(ratings.index)
     train, test = ratings[~is_test], ratings[is_test]
+    _check_split(ratings, train, test, split_options)
     logger.info(
         "Split %d ratings with %r: %d train, %d test",
         len(ratings),
@@ -75,6 +85,36 @@ def split_ratings(
         len(test),
     )
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _check_split(
+    ratings: pd.DataFrame,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    options: SplitOptions,
+) -> None:
+    """``ValueError`` when a user has no train rating (no model can learn them,
+    yet they are scored) or the train or test set is empty; raised before any
+    split is saved."""
+    setting = (
+        f"split_options.test_size = {options.test_size} with "
+        f"split_options.strategy {options.strategy!r}"
+    )
+    n_users = ratings["user_id"].nunique()
+    trainless = n_users - train["user_id"].nunique()
+    if trainless:
+        fewest = ratings.groupby("user_id", sort=False).size().min()
+        raise ValueError(
+            f"{setting} leaves {trainless:,} of {n_users:,} users with no train "
+            f"rating{' (the train set is empty)' if train.empty else ''}: a user "
+            f"needs more than test_size ratings, and the fewest any user has is "
+            f"{fewest}. Lower split_options.test_size."
+        )
+    if train.empty or test.empty:
+        raise ValueError(
+            f"{setting} leaves the {'train' if train.empty else 'test'} set empty "
+            f"({len(ratings):,} ratings). Lower split_options.test_size."
+        )
 
 
 def _interactions(

@@ -23,7 +23,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 parse_movies,
-                inputs=["movielens_raw", "params:variant"],
+                # The ratings too: every rated item needs a movie row (a title).
+                inputs=["movielens_raw", "ratings", "params:variant"],
                 outputs="movies",
                 name="parse_movies",
             ),
