@@ -9,22 +9,31 @@ session-level refusal (before any node runs) is in ``test_hooks.py``."""
 from __future__ import annotations
 
 import shutil
+import tracemalloc
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
 import pytest
+import scipy.sparse as sp
 import yaml
 from kedro.config import OmegaConfigLoader
 from kedro.validation import ParameterValidator, TypeExtractor
 from kedro.validation.exceptions import ParameterValidationError
 
+from ncf_movielens.models import neumf
 from ncf_movielens.parameter_errors import (
     ParameterError,
+    check_against_data,
     parameter_sources,
     validate_parameters,
 )
-from ncf_movielens.parameters import NCFTrainingOptions, Parameters
+from ncf_movielens.parameters import (
+    SAMPLED_ROW_BYTES,
+    NCFTrainingOptions,
+    Parameters,
+    sampling_memory_bound,
+)
 from ncf_movielens.pipeline_registry import register_pipelines
 from ncf_movielens.settings import CONFIG_LOADER_ARGS
 from tests.support import PROJECT, project_params
@@ -60,6 +69,14 @@ BAD_PARAMETERS: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
             "(from the command line, --params)",
         ],
     ),
+    "min_rating below the scale": (
+        {"binarize_options": {"min_rating": -1}},
+        {},
+        [
+            "binarize_options.min_rating: -1.0 is below the rating scale's minimum 1",
+            "(from the command line, --params)",
+        ],
+    ),
     "a rating scale that is not [min, max]": (
         {"parse_options": {"rating_scale": [5, 1]}},
         {},
@@ -69,6 +86,11 @@ BAD_PARAMETERS: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
         {"evaluation_options": {"top_k": 0}},
         {},
         ["evaluation_options.top_k = 0", "greater than 0", "command line"],
+    ),
+    "a top_k that is not a cut-off": (
+        {"evaluation_options": {"top_k": 7}},
+        {},
+        ["evaluation_options.top_k: 7 is not one of ks [5, 10]", "--params"],
     ),
     "a negative cut-off": (
         {"evaluation_options": {"ks": [5, -10]}},
@@ -192,12 +214,18 @@ def project(tmp_path_factory) -> Path:
     return root
 
 
-def refusal(project: Path, runtime_params: dict, local_params: dict) -> str:
+def refusal(
+    project: Path,
+    runtime_params: dict,
+    local_params: dict,
+    local_file: str = "parameters.yml",
+) -> str:
     """The message refusing the parameters of a run in ``local`` with
     ``runtime_params`` as ``--params`` and ``local_params`` in
-    conf/local/parameters.yml, loaded as the project's settings load them."""
-    local = project / "conf" / "local" / "parameters.yml"
+    conf/local/``local_file``, loaded as the project's settings load them."""
+    local = project / "conf" / "local" / local_file
     if local_params:
+        local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(yaml.safe_dump(local_params))
     try:
         loader = OmegaConfigLoader(
@@ -217,6 +245,8 @@ def refusal(project: Path, runtime_params: dict, local_params: dict) -> str:
             validate_parameters(loader["parameters"], sources)
     finally:
         local.unlink(missing_ok=True)
+        for folder in local.relative_to(project / "conf" / "local").parents[:-1]:
+            (project / "conf" / "local" / folder).rmdir()
     return str(error.value)
 
 
@@ -228,6 +258,22 @@ def test_bad_parameters_are_refused_with_key_and_source(case, project):
     for fragment in fragments:
         assert fragment in message
     assert len(message.splitlines()) == 2  # one line per refused value
+
+
+@pytest.mark.parametrize(
+    "local_file",
+    # Kedro's patterns: parameters*, parameters*/** and **/parameters*
+    ["parameters/ncf.yml", "parameters/models/ncf.yaml", "models/parameters_ncf.yml"],
+)
+def test_a_value_from_a_parameters_folder_names_that_file(project, local_file):
+    """A file below conf/local holds top-level keys like parameters_ncf.yml,
+    and a value it sets is reported from it, not from conf/base."""
+    bad = {"ncf": {"training_options": {"epochs": 0}}}
+    message = refusal(project, {}, bad, local_file)
+    assert message.splitlines()[1] == (
+        "  - ncf.training_options.epochs = 0: Input should be greater than 0 "
+        f"(in conf/local/{local_file})"
+    )
 
 
 def test_every_refused_value_is_listed():
@@ -253,6 +299,122 @@ def test_a_missing_key_names_the_file_of_its_group():
         "  - ncf.training_options.epochs: missing key "
         "(in conf/base/parameters_ncf.yml)" in str(error.value)
     )
+
+
+# --- The rules that need the train matrix -----------------------------------------
+
+#: ml-100k's train matrix (943 users, 1,682 items) as sizes, roughly
+ML_100K = {"n_users": 943, "n_items": 1682, "max_user_positives": 600}
+
+
+def base_sources():
+    patterns = OmegaConfigLoader(str(PROJECT / "conf")).config_patterns["parameters"]
+    return parameter_sources(PROJECT / "conf", ["base"], patterns, relative_to=PROJECT)
+
+
+def data_refusal(params: dict, **sizes: int) -> list[str]:
+    """The lines refusing ``params`` for a train matrix of ``sizes``."""
+    with pytest.raises(ParameterError) as error:
+        check_against_data(
+            validate_parameters(params), **sizes, source_of=base_sources()
+        )
+    first, *lines = str(error.value).splitlines()
+    assert first.endswith("items), refused before any training:")
+    return lines
+
+
+def test_the_project_parameters_fit_ml_100k():
+    check_against_data(
+        validate_parameters(project_params()), **ML_100K, n_positives=80_000
+    )
+
+
+def test_cut_offs_above_the_items_are_refused():
+    """A cut-off above the items crashed the evaluation (ks) or reported recall
+    0 beyond the last item (curve_k); a user id above the users has no lists."""
+    lines = data_refusal(
+        project_params(recommend={"user_id": 51}),
+        n_users=50,
+        n_items=8,
+        max_user_positives=3,
+        n_positives=100,
+    )
+    evaluation = "is above the 8 items of the train matrix"
+    assert lines == [
+        f"  - evaluation_options.ks[1] = 10: {evaluation} "
+        "(in conf/base/parameters_evaluation.yml)",
+        f"  - evaluation_options.curve_k = 20: {evaluation} "
+        "(in conf/base/parameters_evaluation.yml)",
+        f"  - recommend.stored_top_k = 10: {evaluation} "
+        "(in conf/base/parameters_recommend.yml)",
+        "  - recommend.user_id = 51: is above the 50 users of the train matrix "
+        "(in conf/base/parameters_recommend.yml)",
+    ]
+
+
+def test_more_negatives_than_a_user_has_unobserved_items_are_refused():
+    negatives = {"ncf": {"training_options": {"negatives": 1700}}}
+    lines = data_refusal(project_params(**negatives), **ML_100K, n_positives=80_000)
+    assert lines == [
+        "  - ncf.training_options.negatives = 1700: is above 1,082, the items left "
+        "to draw negatives from for the user with the most positives "
+        "(1,682 items - 600 positives) (in conf/base/parameters_ncf.yml)"
+    ]
+    just_fits = {"ncf": {"training_options": {"negatives": 1082}}}
+    check_against_data(
+        validate_parameters(project_params(**just_fits)), **ML_100K, n_positives=1
+    )
+
+
+def test_negatives_are_not_checked_without_negative_sampling():
+    all_pairs = project_params(
+        reshape_options={"mode": "all_pairs"},
+        ncf={"training_options": {"sampling": "all_pairs", "negatives": 1700}},
+    )
+    check_against_data(validate_parameters(all_pairs), **ML_100K, n_positives=80_000)
+
+
+def test_sampled_rows_beyond_memory_are_refused():
+    """negatives=1e9 died in NumPy ("Unable to allocate 244. TiB"), naming no
+    parameter; the default bound is half of this machine's memory."""
+    huge = project_params(ncf={"training_options": {"negatives": 10**9}})
+    lines = data_refusal(huge, **ML_100K, n_positives=80_000)
+    assert len(lines) == 2  # too many for the items, and for the memory
+    assert lines[1].startswith(
+        "  - ncf.training_options.negatives = 1000000000: 80,000 positives x "
+        "(1 + negatives) = 80,000,000,080,000 sampled rows take about "
+        "1,920,000.0 GB (24 bytes a row), above the bound of "
+    )
+    assert lines[1].endswith(
+        f" {sampling_memory_bound() / 1e9:,.1f} GB, half of this machine's memory "
+        "(in conf/base/parameters_ncf.yml)"
+    )
+    # 1,000 positives x (1 + 4) rows of SAMPLED_ROW_BYTES each, at the bound
+    params = validate_parameters(project_params())
+    at_bound = 1000 * 5 * SAMPLED_ROW_BYTES
+    check_against_data(params, **ML_100K, n_positives=1000, memory_bound=at_bound)
+    with pytest.raises(ParameterError, match=r"negatives = 4: 1,000 positives"):
+        check_against_data(
+            params, **ML_100K, n_positives=1000, memory_bound=at_bound - 1
+        )
+
+
+def test_the_row_size_is_what_the_sampler_holds(monkeypatch):
+    """SAMPLED_ROW_BYTES is NegativeSampler's peak memory per row, within 10%
+    (it also keeps a sorted copy of the positives): the memory rule keeps up
+    with a change of the sampler's dtypes."""
+    # Large runs check membership in chunks of a few MB: so does this small one.
+    monkeypatch.setattr(neumf, "_CHUNK", 1 << 10)
+    matrix = sp.random(300, 400, density=0.05, format="csr", random_state=0)
+    coo = matrix.tocoo()
+    rows = matrix.nnz * (1 + 40)
+    tracemalloc.start()
+    try:
+        neumf.NegativeSampler(coo.row, coo.col, matrix, 40, 256, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert SAMPLED_ROW_BYTES * 0.9 <= peak / rows <= SAMPLED_ROW_BYTES * 1.1
 
 
 # --- Kedro's own typed parameters -------------------------------------------------

@@ -1,5 +1,6 @@
 """Where a parameter was set, and one message that lists every refused
-parameter with its dotted key and that place (a file, or ``--params``)."""
+parameter with its dotted key and that place (a file, or ``--params``): for
+the schema, and for the rules that need the train matrix."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import yaml
 from pydantic import ValidationError
 
-from ncf_movielens.parameters import Parameters
+from ncf_movielens.parameters import (
+    Parameters,
+    conflicts_with_data,
+    sampling_memory_bound,
+)
 
 
 class ParameterError(ValueError):
@@ -35,23 +41,61 @@ def validate_parameters(
     )
 
 
+def check_against_data(
+    params: Parameters,
+    n_users: int,
+    n_items: int,
+    max_user_positives: int,
+    n_positives: int,
+    source_of: SourceOf | None = None,
+    memory_bound: int | None = None,
+) -> None:
+    """``ParameterError`` listing, as ``validate_parameters`` does, every value
+    of ``params`` that the train matrix's sizes make wrong
+    (``parameters.conflicts_with_data``); ``memory_bound`` defaults to
+    ``parameters.sampling_memory_bound()``."""
+    conflicts = conflicts_with_data(
+        params,
+        n_users,
+        n_items,
+        max_user_positives,
+        n_positives,
+        memory_bound or sampling_memory_bound(),
+    )
+    if conflicts:
+        lines = [
+            _line(loc, f" = {value!r}: {problem}", source_of)
+            for loc, value, problem in conflicts
+        ]
+        raise ParameterError(
+            f"Invalid parameters for the train matrix ({n_users:,} users x "
+            f"{n_items:,} items), refused before any training:\n" + "\n".join(lines)
+        )
+
+
 def _describe(error: Mapping[str, Any], source_of: SourceOf | None) -> str:
-    # List and tuple positions show as key[i].
-    loc = tuple(f"[{part}]" if isinstance(part, int) else part for part in error["loc"])
+    loc = tuple(error["loc"])
     ctx = error.get("ctx") or {}
     if "key" in ctx:  # a cross-field rule names the key it refuses
         loc += tuple(ctx["key"].split("."))
-    key = ".".join(loc).replace(".[", "[") or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":
-        problem = f"{key} = {error['input']!r}: unknown key"
+        problem = f" = {error['input']!r}: unknown key"
     elif kind == "missing":
-        problem = f"{key}: missing key"
+        problem = ": missing key"
     else:
-        shown = key if "key" in ctx else f"{key} = {error['input']!r}"
+        shown = "" if "key" in ctx else f" = {error['input']!r}"
         problem = f"{shown}: {error['msg'].removeprefix('Value error, ')}"
-    where = f" ({source_of(loc)})" if source_of and loc else ""
-    return f"  - {problem}{where}"
+    return _line(loc, problem, source_of)
+
+
+def _line(loc: tuple[str | int, ...], problem: str, source_of: SourceOf | None) -> str:
+    """One refused value: its dotted key, ``problem`` and where it was set."""
+    # List and tuple positions show as key[i].
+    parts = tuple(f"[{part}]" if isinstance(part, int) else part for part in loc)
+    key = ".".join(parts).replace(".[", "[") or "(top level)"
+    where = f" ({source_of(parts)})" if source_of and parts else ""
+    return f"  - {key}{problem}{where}"
 
 
 def parameter_sources(
@@ -92,11 +136,22 @@ def parameter_sources(
 
 
 def _parameter_files(env_dir: Path, patterns: list[str]) -> list[Path]:
-    found = {path for pattern in patterns for path in env_dir.glob(pattern)}
+    """The files Kedro's loader reads in ``env_dir``: its fsspec glob, where
+    ``parameters*/**`` also matches the files in ``parameters/`` (``Path.glob``
+    matches only folders with it before Python 3.13), hidden ones left out."""
+    env_dir = env_dir.absolute()  # as fsspec answers
+    glob = fsspec.filesystem("file").glob
+    found = {
+        Path(path)
+        for pattern in patterns
+        for path in glob(f"{env_dir.as_posix()}/{pattern}")
+    }
     return sorted(
         path
         for path in found
-        if path.is_file() and path.suffix in (".yml", ".yaml", ".json")
+        if path.is_file()
+        and path.suffix in (".yml", ".yaml", ".json")
+        and not any(part.startswith(".") for part in path.relative_to(env_dir).parts)
     )
 
 
@@ -113,4 +168,7 @@ def _holds(runtime_params: Mapping[str, Any], loc: tuple[str, ...]) -> bool:
 
 
 def _shorter(path: Path, base: Path | None) -> Path:
+    # The files are absolute (fsspec), the conf source as it was given.
+    path = path.absolute()
+    base = base.absolute() if base else None
     return path.relative_to(base) if base and path.is_relative_to(base) else path

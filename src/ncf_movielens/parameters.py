@@ -6,13 +6,17 @@ converts each group before the run (Kedro >= 1.3). ``Parameters`` composes the
 same groups with the rules that span groups; the ``ParameterChecks`` hook runs
 it first, to say which file set a refused value. The YAML holds every default:
 no field here has one, so a key missing from the YAML is an error, not a
-second default.
+second default. ``conflicts_with_data`` holds the rules that need the train
+matrix's sizes; the hook applies them before any model trains.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Annotated, Literal
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -113,6 +117,18 @@ class EvaluationOptions(_Group):
     min_score_std: NonNegativeFloat
     batch_size: PositiveInt
     max_users: PositiveInt | None  # None: every user
+
+    @model_validator(mode="after")
+    def _top_k_is_a_cut_off(self) -> EvaluationOptions:
+        # The evaluation logs the seed protocol's precision@top_k beside the
+        # standard protocol's, which exists only for the cut-offs in ks.
+        if self.top_k not in self.ks:
+            raise _invalid(
+                "top_k",
+                f"{self.top_k} is not one of ks {self.ks}: the standard protocol "
+                "reports precision@top_k only for the cut-offs in ks",
+            )
+        return self
 
 
 # --- Models (parameters_<model>.yml) ---------------------------------------------
@@ -249,13 +265,23 @@ class Parameters(_Group):
 
     @model_validator(mode="after")
     def _min_rating_on_the_scale(self) -> Parameters:
-        scale = self.parse_options.for_variant(self.variant).scale
-        if self.binarize_options.min_rating > scale[1]:
+        low, high = self.parse_options.for_variant(self.variant).scale
+        min_rating = self.binarize_options.min_rating
+        if min_rating > high:
             raise _invalid(
                 "binarize_options.min_rating",
-                f"{self.binarize_options.min_rating} is above the rating scale's "
-                f"maximum {scale[1]} (parse_options.rating_scale, or the "
-                "variant's), so nothing would count as an interaction",
+                f"{min_rating} is above the rating scale's maximum {high} "
+                "(parse_options.rating_scale, or the variant's), so nothing "
+                "would count as an interaction",
+            )
+        if min_rating < low:
+            # Harmless for the data (every rating counts), but a threshold off
+            # the scale is a mistake: the wrong scale, or a sign slip.
+            raise _invalid(
+                "binarize_options.min_rating",
+                f"{min_rating} is below the rating scale's minimum {low} "
+                "(parse_options.rating_scale, or the variant's); "
+                f"{low} counts every rating",
             )
         return self
 
@@ -270,3 +296,95 @@ class Parameters(_Group):
                 "all_pairs table",
             )
         return self
+
+
+# --- The rules that need the train matrix ----------------------------------------
+
+#: Bytes a sampled NCF training row takes at the peak of a draw
+#: (``models.neumf.NegativeSampler``): the int32 user, int32 item and float32
+#: label it keeps, plus the int64 shuffling order and the int32 copy being
+#: reordered (tracemalloc: 24.2 bytes a row at 12 million rows).
+SAMPLED_ROW_BYTES = 24
+
+
+class Conflict(NamedTuple):
+    """A parameter value that the data refuses: its key path (as pydantic's
+    ``loc``), the value and why."""
+
+    loc: tuple[str | int, ...]
+    value: Any
+    problem: str
+
+
+def sampling_memory_bound() -> int:
+    """The most bytes NCF's sampled rows may take: half of this machine's
+    memory (physical RAM, or a lower cgroup v2 limit). The rest is left to
+    TensorFlow, the model and the run's other data; past the memory, a run is
+    killed or swaps instead of failing with a message."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(OSError, ValueError):  # no limit, or "max"
+        memory = min(memory, int(Path("/sys/fs/cgroup/memory.max").read_text()))
+    return memory // 2
+
+
+def conflicts_with_data(
+    params: Parameters,
+    n_users: int,
+    n_items: int,
+    max_user_positives: int,
+    n_positives: int,
+    memory_bound: int,
+) -> list[Conflict]:
+    """The values of ``params`` that a train matrix of ``n_users`` x ``n_items``
+    with ``n_positives`` interactions (at most ``max_user_positives`` for one
+    user) makes wrong; past them a run crashes after training, or reports
+    recall 0 beyond the last item, or runs out of memory."""
+    evaluation, recommend = params.evaluation_options, params.recommend
+    cut_offs = {
+        ("evaluation_options", "top_k"): evaluation.top_k,
+        **{("evaluation_options", "ks", i): k for i, k in enumerate(evaluation.ks)},
+        ("evaluation_options", "curve_k"): evaluation.curve_k,
+        ("recommend", "top_k"): recommend.top_k,
+        ("recommend", "stored_top_k"): recommend.stored_top_k,
+    }
+    conflicts = [
+        Conflict(loc, k, f"is above the {n_items:,} items of the train matrix")
+        for loc, k in cut_offs.items()
+        if k > n_items
+    ]
+    if recommend.user_id > n_users:
+        conflicts.append(
+            Conflict(
+                ("recommend", "user_id"),
+                recommend.user_id,
+                f"is above the {n_users:,} users of the train matrix",
+            )
+        )
+    options = params.ncf.training_options
+    if options.sampling != "negative":
+        return conflicts
+    key = ("ncf", "training_options", "negatives")
+    unobserved = n_items - max_user_positives
+    if options.negatives > unobserved:
+        conflicts.append(
+            Conflict(
+                key,
+                options.negatives,
+                f"is above {unobserved:,}, the items left to draw negatives from "
+                f"for the user with the most positives ({n_items:,} items - "
+                f"{max_user_positives:,} positives)",
+            )
+        )
+    rows = n_positives * (1 + options.negatives)
+    if rows * SAMPLED_ROW_BYTES > memory_bound:
+        conflicts.append(
+            Conflict(
+                key,
+                options.negatives,
+                f"{n_positives:,} positives x (1 + negatives) = {rows:,} sampled "
+                f"rows take about {rows * SAMPLED_ROW_BYTES / 1e9:,.1f} GB "
+                f"({SAMPLED_ROW_BYTES} bytes a row), above the bound of "
+                f"{memory_bound / 1e9:,.1f} GB, half of this machine's memory",
+            )
+        )
+    return conflicts
