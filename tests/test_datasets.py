@@ -1,16 +1,24 @@
 """The project's own datasets: versioned sparse matrices and their kedro-viz
-preview."""
+preview, and model files that are refused, by path, when damaged."""
 
 from __future__ import annotations
 
 import base64
+import zipfile
+from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from kedro.io.core import DatasetError, Version
 
-from ncf_movielens.datasets import SparseMatrixDataset, matrix_summary
+from ncf_movielens.datasets import (
+    KerasModelDataset,
+    PickleModelDataset,
+    SparseMatrixDataset,
+    matrix_summary,
+)
 
 
 @pytest.fixture
@@ -56,3 +64,64 @@ def test_preview_is_a_png_titled_with_the_summary(tmp_path, matrix):
         "density": pytest.approx(matrix.nnz / 150_000),
         "dtype": "float32",
     }
+
+
+# --- Model files: a damaged one is refused with its versioned path --------------
+
+
+SAVE = Version(None, "2026-01-01T00.00.00.000Z")
+
+
+def saved_keras_model(tmp_path: Path) -> Path:
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    KerasModelDataset(filepath=str(tmp_path / "m.keras"), version=SAVE).save(model)
+    (path,) = tmp_path.glob("m.keras/*/m.keras")
+    return path
+
+
+def load_latest(dataset_class: type, path: Path) -> object:
+    return dataset_class(
+        filepath=str(path.parent.parent), version=Version(None, None)
+    ).load()
+
+
+def test_a_whole_keras_model_loads(tmp_path):
+    path = saved_keras_model(tmp_path)
+    assert load_latest(KerasModelDataset, path).count_params() == 3
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.999])
+def test_a_truncated_keras_model_is_refused_with_its_path(tmp_path, keep):
+    path = saved_keras_model(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(DatasetError, match="damaged or truncated") as error:
+        load_latest(KerasModelDataset, path)
+    assert str(path) in str(error.value)
+
+
+def test_a_keras_model_with_a_damaged_member_is_refused(tmp_path):
+    path = saved_keras_model(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        member = archive.getinfo("model.weights.h5")
+    # Stored, not compressed; its bytes follow a 30-byte header and its name.
+    start = member.header_offset + 30 + len(member.filename)
+    data = bytearray(path.read_bytes())
+    data[start + member.file_size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="model.weights.h5 fails its CRC check"):
+        load_latest(KerasModelDataset, path)
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.999])
+def test_a_truncated_pickle_is_refused_with_its_path(tmp_path, keep):
+    PickleModelDataset(filepath=str(tmp_path / "m.pkl"), version=SAVE).save(
+        {"weights": np.arange(1000.0)}
+    )
+    (path,) = tmp_path.glob("m.pkl/*/m.pkl")
+    assert load_latest(PickleModelDataset, path)["weights"].sum() == 499_500
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(DatasetError, match="damaged or truncated") as error:
+        load_latest(PickleModelDataset, path)
+    assert str(path) in str(error.value)

@@ -423,6 +423,38 @@ def test_coverage_and_popular_share(item_scores, expected):
         assert metrics[key] == value, key
 
 
+# Five users, five items; item 0 is the popular one (popular_share=0.2). Only
+# users 0 and 1 have test items. Untested, user 2 gets items 3 and 4, which no
+# tested user gets, and users 3 and 4 (no data at all) get item 0 first.
+_UNTESTED_TRAIN = np.array(
+    [[0, 0, 0, 0, 1], [1, 0, 0, 0, 0], [1, 1, 1, 0, 0], [0, 0, 0, 0, 0], [0] * 5],
+    dtype=np.int8,
+)
+_UNTESTED_TEST = np.zeros((5, 5), dtype=np.int8)
+_UNTESTED_TEST[[0, 1], 3] = 1
+
+
+@pytest.mark.parametrize(
+    "batches", [[[0, 1, 2, 3, 4]], [[0], [1], [2], [3], [4]], [[0, 3, 4], [1, 2]]]
+)
+def test_catalogue_metrics_ignore_users_without_test_items(batches):
+    """Coverage and popular share are over the users with test items, like every
+    standard metric, however users are batched (in one batch, popular_share@1
+    was 3/2 and coverage@2 was 1)."""
+    train, test = sp.csr_matrix(_UNTESTED_TRAIN), sp.csr_matrix(_UNTESTED_TEST)
+    evaluator = RankingEvaluator(train, test, ks=(1, 2), curve_k=2, popular_share=0.2)
+    for users in batches:
+        scores = np.tile(np.array([5, 4, 3, 2, 1], dtype=np.float32), (len(users), 1))
+        evaluator.update(np.array(users), scores)
+    metrics = evaluator.standard_metrics()
+    # Top 2 after removing train items: u0 0,1; u1 1,2.
+    assert evaluator.users_evaluated == 2
+    assert metrics["popular_share@1"] == 1 / 2
+    assert metrics["popular_share@2"] == 1 / 4
+    assert metrics["coverage@1"] == 2 / 5
+    assert metrics["coverage@2"] == 3 / 5
+
+
 def test_top_k_indices_are_sorted_best_first():
     scores = np.array([[0.1, 0.9, 0.5, 0.7], [3.0, 1.0, 2.0, 0.0]])
     np.testing.assert_array_equal(top_k_indices(scores, 3), [[1, 3, 2], [0, 2, 1]])

@@ -1,10 +1,13 @@
-"""The project's own Kedro datasets, for data that no kedro-datasets class holds:
-the MovieLens download chain and scipy sparse matrices."""
+"""The project's own Kedro datasets: the MovieLens download chain, scipy sparse
+matrices, and kedro-datasets' model datasets made to name a damaged file."""
 
 from __future__ import annotations
 
 import base64
 import io
+import pickle
+import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -20,6 +23,8 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 from kedro_datasets._typing import ImagePreview
+from kedro_datasets.pickle import PickleDataset
+from kedro_datasets.tensorflow import TensorFlowModelDataset
 from matplotlib.figure import Figure
 
 from ncf_movielens.movielens.fetch import RawFiles, fetch_movielens
@@ -190,6 +195,48 @@ class SparseMatrixDataset(AbstractVersionedDataset[sp.spmatrix, sp.csr_matrix]):
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
         return ImagePreview(base64.b64encode(buffer.getvalue()).decode("ascii"))
+
+
+def _damaged(path: str, reason: object) -> DatasetError:
+    return DatasetError(
+        f"{path} is damaged or truncated ({reason}); save it again or load an "
+        "older version (kedro run --load-versions)"
+    )
+
+
+class KerasModelDataset(TensorFlowModelDataset):
+    """``tensorflow.TensorFlowModelDataset`` that checks a ``.keras`` file (a zip)
+    before loading it, so that damage is reported with the versioned path:
+    Keras calls a truncated file "File not found" on kedro-datasets' temporary
+    copy, and a damaged member a bare "Bad CRC-32"."""
+
+    def load(self) -> Any:
+        path = get_filepath_str(self._get_load_path(), self._protocol)
+        if not self._is_h5:
+            try:
+                with self._fs.open(path, "rb") as handle, zipfile.ZipFile(handle) as zf:
+                    bad_member = zf.testzip()
+            except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+                raise _damaged(path, error) from error
+            if bad_member is not None:
+                raise _damaged(path, f"{bad_member} fails its CRC check")
+        return super().load()
+
+
+class PickleModelDataset(PickleDataset):
+    """``pickle.PickleDataset`` whose load names the file when its bytes end
+    early or make no pickle (pickle has no checksum: a flipped byte inside the
+    data may still load)."""
+
+    def load(self) -> Any:
+        try:
+            return super().load()
+        except DatasetError as error:
+            cause = error.__cause__
+            if isinstance(cause, pickle.UnpicklingError | EOFError):
+                path = get_filepath_str(self._get_load_path(), self._protocol)
+                raise _damaged(path, cause) from cause
+            raise
 
 
 def matrix_summary(matrix: sp.spmatrix) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """NeuMF (``ncf_movielens.models.neumf``): the builder, the negative sampler, and
-training: early stopping, learning, the configured metrics, repeatability, and a
-saved model that reloads as itself with the same scores."""
+training: early stopping, learning, the configured metrics, repeatability, a
+saved model that reloads as itself with the same scores, and a failed run that
+leaves no TensorBoard logs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import scipy.sparse as sp
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 
 from ncf_movielens.models import neumf
+from ncf_movielens.models.checks import DegenerateModelError
 from ncf_movielens.models.neumf import NegativeSampler, NeuMF, build_neumf, train_neumf
 from ncf_movielens.parameters import Parameters
 from ncf_movielens.pipelines.data_engineering.nodes import matrix_to_long
@@ -314,3 +316,47 @@ def test_saved_model_reloads_as_neumf_with_the_same_scores(overfit, tmp_path):
     np.testing.assert_array_equal(
         reloaded.score_users(users, 50), model.score_users(users, 50)
     )
+
+
+# --- TensorBoard logs: kept for a run that succeeds, removed for one that fails ---
+
+
+def test_a_successful_run_keeps_its_logs(train_matrix, tmp_path):
+    train(train_matrix, ncf_params(epochs=1, tensorboard_log_dir=str(tmp_path)))
+    (run,) = tmp_path.iterdir()
+    assert list(run.rglob("events.out.tfevents.*"))
+
+
+def test_a_nan_loss_is_refused_and_leaves_no_logs(train_matrix, tmp_path):
+    params = ncf_params(
+        epochs=3, learning_rate=1e30, tensorboard_log_dir=str(tmp_path)
+    )  # the weights blow up
+    with pytest.raises(DegenerateModelError, match=r"^ncf: loss is nan at epoch 1 "):
+        train(train_matrix, params)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_run_leaves_no_logs(train_matrix, tmp_path, monkeypatch):
+    def interrupt(self, epoch, logs=None):
+        assert list(tmp_path.rglob("events.out.tfevents.*"))  # logs were written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(neumf._Throughput, "on_epoch_end", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(train_matrix, ncf_params(epochs=2, tensorboard_log_dir=str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_run_keeps_an_older_run_of_the_same_name(
+    train_matrix, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(neumf.time, "strftime", lambda *_: "same-second")
+    older = tmp_path / "same-second" / "older.txt"
+    older.parent.mkdir()
+    older.write_text("another run's logs")
+    with pytest.raises(DegenerateModelError):
+        train(
+            train_matrix,
+            ncf_params(epochs=1, learning_rate=1e30, tensorboard_log_dir=str(tmp_path)),
+        )
+    assert older.read_text() == "another run's logs"

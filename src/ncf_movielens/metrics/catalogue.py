@@ -8,10 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ncf_movielens.metrics.ranking import RankedBatch
+
 
 class CatalogueCoverage:
     r"""Distinct items recommended, and the share of recommendations that go to
-    the ``popular_share`` most frequent train items :math:`P`.
+    the ``popular_share`` most frequent train items :math:`P`, over the users
+    :math:`U` with test items, the ones every standard metric averages over.
 
     .. math::
         \mathrm{Coverage@K} = \frac{|\bigcup_u \hat R_u(K)|}{|I|}, \quad
@@ -29,17 +32,23 @@ class CatalogueCoverage:
         self.ks = ks
         self._recommended: dict[int, set[int]] = {k: set() for k in ks}
         self._recommended_popular: dict[int, int] = dict.fromkeys(ks, 0)
+        self._users = 0
 
-    def update(self, top: np.ndarray) -> None:
-        """Add one batch of top-k lists (at least ``max(ks)`` long), one row per user."""
+    def update(self, batch: RankedBatch) -> None:
+        """Add one batch's top-k lists (at least ``max(ks)`` long) of its users
+        with test items."""
+        # Lists and their count come from the same rows: a share can't pass 1,
+        # nor depend on which untested users a batch holds.
+        top = batch.top[batch.tested]
+        self._users += len(top)
         for k in self.ks:
             recommended = top[:, :k]
             self._recommended[k].update(np.unique(recommended).tolist())
             self._recommended_popular[k] += int(self._popular[recommended].sum())
 
-    def metrics(self, n_users: int) -> dict[str, float]:
-        """Coverage and popular share at each k, the share over ``n_users`` lists."""
-        users = max(n_users, 1)
+    def metrics(self) -> dict[str, float]:
+        """Coverage and popular share at each k."""
+        users = max(self._users, 1)
         metrics = {}
         for k in self.ks:
             metrics[f"coverage@{k}"] = len(self._recommended[k]) / self._n_items

@@ -70,7 +70,7 @@ class RankingEvaluator:
             # Nothing to average; such a batch adds nothing to coverage either.
             return
         self._standard.update(batch)
-        self._catalogue.update(batch.top)
+        self._catalogue.update(batch)
         self._curves.update(batch.hits, batch.n_relevant)
 
     def score_summary(self) -> dict[str, float]:
@@ -88,7 +88,7 @@ class RankingEvaluator:
     def standard_metrics(self) -> dict[str, float]:
         metrics = {
             **self._standard.metrics(),
-            **self._catalogue.metrics(self._standard.users),
+            **self._catalogue.metrics(),
         }
         return dict(sorted(metrics.items(), key=lambda kv: _metric_order(kv[0])))
 

@@ -13,7 +13,7 @@ class DegenerateModelError(ValueError):
 
 def check_finite_history(model: str, history: Mapping[str, Any]) -> None:
     """``DegenerateModelError`` when a loss in a training history (the dict
-    ``train_ncf`` returns: per-epoch lists under ``history``) is NaN or infinite."""
+    ``train_neumf`` returns: per-epoch lists under ``history``) is NaN or infinite."""
     for key, values in history.get("history", {}).items():
         if not key.endswith("loss"):
             continue

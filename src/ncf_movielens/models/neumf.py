@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import scipy.sparse as sp
 from keras import layers
 from keras.regularizers import l2
 
+from ncf_movielens.models.checks import check_finite_history
 from ncf_movielens.parameters import NCF_METRICS, NCFModelOptions, NCFTrainingOptions
 
 logger = logging.getLogger(__name__)
@@ -297,6 +299,9 @@ def train_neumf(
     ``negative`` takes the table's positives and draws ``negatives`` unobserved
     items per positive, anew each epoch. Returns the trained model and its
     history (per-epoch metrics, whether EarlyStopping stopped it, throughput).
+
+    A NaN or infinite loss raises ``DegenerateModelError``; on any failure,
+    interruptions included, this run's TensorBoard folder is removed.
     """
     options = training_options
     keras.utils.set_random_seed(options.seed)
@@ -322,8 +327,12 @@ def train_neumf(
                 monitor="val_loss", patience=options.early_stopping_patience
             )
         )
+    new_log_dir = None  # this run's TensorBoard folder, removed if the run fails
     if options.tensorboard_log_dir:
         log_dir = Path(options.tensorboard_log_dir) / time.strftime("%Y%m%d-%H%M%S")
+        # Names are per second: a folder already there is another run's; keep it.
+        if not log_dir.exists():
+            new_log_dir = log_dir
         callbacks.append(
             keras.callbacks.TensorBoard(
                 str(log_dir), histogram_freq=options.histogram_freq
@@ -339,9 +348,17 @@ def train_neumf(
         options.batch_size,
         options.epochs,
     )
-    history = model.fit(
-        **fit_args, epochs=options.epochs, callbacks=callbacks, verbose=0
-    )
+    try:
+        history = model.fit(
+            **fit_args, epochs=options.epochs, callbacks=callbacks, verbose=0
+        )
+        check_finite_history("ncf", {"history": history.history})
+    except BaseException:
+        # Left behind, a failed or interrupted run's logs show in TensorBoard
+        # next to the finished runs, looking like one of them.
+        if new_log_dir is not None:
+            shutil.rmtree(new_log_dir, ignore_errors=True)
+        raise
     epochs_run = len(history.history["loss"])
     return model, {
         "epochs_run": epochs_run,
