@@ -30,6 +30,7 @@ from ncf_movielens.movielens.ratings import RATING_FIELDS
 from ncf_movielens.movielens.variants import GENRES, get_variant
 from ncf_movielens.parameter_errors import validate_parameters
 from ncf_movielens.parameters import Parameters
+from ncf_movielens.runs import LOCK_FILE, RECORDS_DIR
 from ncf_movielens.synthetic import make_movies, make_ratings
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -198,12 +199,17 @@ def kedro_in_process(project: Path, command: str) -> None:
         kedro_run_command.main(args[2:], prog_name="kedro run", standalone_mode=False)
 
 
+#: A run's bookkeeping under data/ (ncf_movielens.runs), not its data.
+BOOKKEEPING = (str(LOCK_FILE.relative_to("data")), str(RECORDS_DIR.relative_to("data")))
+
+
 def digests(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``root``, by path relative to it."""
+    """SHA-256 of every data file under ``root`` (a project's ``data/``), by
+    path relative to it; the run lock and the run records are left out."""
     return {
         str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and not str(path.relative_to(root)).startswith(BOOKKEEPING)
     }
 
 

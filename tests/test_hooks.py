@@ -1,14 +1,15 @@
 """The project's hooks (``ncf_movielens.hooks``) where they act: bad parameters
-refused by a real KedroSession before any node runs, a model with a NaN loss
-refused by a real runner before it is saved, and the comparison printed last.
-Also a run on broken ratings, which must leave only whole files behind."""
+refused by a real KedroSession before any node runs, and the ones the train
+matrix refuses before any model trains (full and sliced runs), a model with a
+NaN loss refused by a real runner before it is saved, and the comparison
+printed last. Also a run on broken ratings, which must leave only whole files
+behind."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 import yaml
@@ -20,7 +21,12 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset
 
 from ncf_movielens import settings
 from ncf_movielens.comparison import comparison_text
-from ncf_movielens.hooks import ComparisonReport, ParameterChecks, TrainingChecks
+from ncf_movielens.hooks import (
+    ComparisonReport,
+    ParameterChecks,
+    ProjectPaths,
+    RunIntegrity,
+)
 from ncf_movielens.models.checks import DegenerateModelError
 from ncf_movielens.movielens.ratings import RatingsError
 from ncf_movielens.parameter_errors import ParameterError, validate_parameters
@@ -43,8 +49,9 @@ NCF = next(model for model in MODELS if model.name == "ncf")
 def test_the_project_registers_its_hooks():
     assert [type(hook) for hook in settings.HOOKS] == [
         ParameterChecks,
-        TrainingChecks,
         ComparisonReport,
+        ProjectPaths,
+        RunIntegrity,
     ]
 
 
@@ -86,19 +93,55 @@ def test_a_bad_file_value_is_refused_naming_the_file(project):
     assert message.endswith("(in conf/local/parameters.yml)")
 
 
+def model_files(project: Path) -> list[Path]:
+    """Every file a training node saved (any model, any version)."""
+    return [p for p in (project / "data" / "06_models").rglob("*") if p.is_file()]
+
+
+def test_the_train_matrix_refuses_cut_offs_above_its_items_before_training(
+    tmp_path, raw_files
+):
+    """A full run: once binarize_ratings saves the train matrix (80 items) the
+    run stops, with the key and its source, before any model trains."""
+    project = make_project(tmp_path / "project", raw_files)
+    with pytest.raises(ParameterError) as error:
+        run_session(project, params={"evaluation_options": {"curve_k": 500}})
+    assert str(error.value) == (
+        "Invalid parameters for the train matrix (60 users x 80 items), refused "
+        "before any training:\n"
+        "  - evaluation_options.curve_k = 500: is above the 80 items of the train "
+        "matrix (from the command line, --params)"
+    )
+    assert list((project / "data" / "03_primary").rglob("train_matrix.npz/*/*"))
+    assert model_files(project) == []
+
+
+def test_a_sliced_run_is_refused_before_training(tmp_path, raw_files):
+    """``--pipelines=ncf`` loads the train matrix the data run saved: too many
+    negatives for its users are refused then, naming the file in a
+    conf/local/parameters/ folder that set them, before NCF trains."""
+    project = make_project(tmp_path / "project", raw_files)
+    run_session(project, pipeline_names=["data_engineering"])
+    local = project / "conf" / "local" / "parameters" / "ncf.yml"
+    local.parent.mkdir()
+    local.write_text(yaml.safe_dump({"ncf": {"training_options": {"negatives": 79}}}))
+    with pytest.raises(ParameterError) as error:
+        run_session(project, pipeline_names=["ncf"])
+    (line,) = str(error.value).splitlines()[1:]
+    assert line.startswith("  - ncf.training_options.negatives = 79: is above ")
+    assert line.endswith(" positives) (in conf/local/parameters/ncf.yml)")
+    assert model_files(project) == []
+
+
 def test_bad_ratings_leave_no_partial_file(tmp_path, raw_files):
-    """A run on a broken u.data stops at parse_ratings: every file it wrote is a
-    whole version (parse_movies may run first), and nothing else changes."""
+    """A run on a broken u.data stops at parse_ratings (parse_movies takes its
+    ratings, so it cannot run first): nothing in data/ changes."""
     broken = raw_files["u.data"] + b"3\t4\t9\t6\n"
     project = make_project(tmp_path / "project", {**raw_files, "u.data": broken})
     before = digests(project / "data")
     with pytest.raises(RatingsError, match=r"\(rating 9\)"):
         run_session(project)
-    after = digests(project / "data")
-    assert {path: after[path] for path in before} == before
-    for path in set(after) - set(before):
-        assert path.startswith("02_intermediate/ml-100k/movies.parquet/"), path
-        pd.read_parquet(project / "data" / path)  # a whole file, not a partial one
+    assert digests(project / "data") == before
 
 
 # --- TrainingChecks: through a runner, before the model is saved -----------------

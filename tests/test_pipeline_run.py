@@ -22,9 +22,6 @@ from .support import (
     versions,
 )
 
-#: The one output of the default pipeline that is rebuilt each run (README,
-#: "Outputs and versions"): every other one is versioned.
-UNVERSIONED = {"model_input_table"}
 #: Written byte-identical by two runs with the same seed (README, "Bad input,
 #: failures and reruns": metrics, comparison and figure).
 DETERMINISTIC = {
@@ -53,7 +50,8 @@ def _flat(metrics: dict) -> dict[str, float]:
 @pytest.mark.slow
 def test_full_run_versions_every_output(study):
     outputs = versioned_outputs(study)
-    assert set(pipelines["__default__"].all_outputs()) - set(outputs) == UNVERSIONED
+    # Every output is versioned (README, "Outputs and versions").
+    assert set(pipelines["__default__"].all_outputs()) == set(outputs)
     assert DETERMINISTIC <= set(outputs)
     for name, path in outputs.items():
         assert path.parts[0] == "data" and path.parts[2] == "ml-100k", (name, path)

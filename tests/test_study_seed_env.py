@@ -34,7 +34,9 @@ def test_seed_environment_trains_ncf_on_every_pair(study):
 
     train = sp.load_npz(version_file(data / "03_primary/ml-100k/train_matrix.npz"))
     n_pairs = train.shape[0] * train.shape[1]
-    table = pd.read_parquet(data / "05_model_input/ml-100k/model_input_table.parquet")
+    table = pd.read_parquet(
+        version_file(data / "05_model_input/ml-100k/model_input_table.parquet")
+    )
     assert len(table) == n_pairs
     assert table["interaction"].sum() == train.nnz
 

@@ -2,10 +2,21 @@
 other setting is Kedro's default. See
 https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration"""
 
-from ncf_movielens.hooks import ComparisonReport, ParameterChecks, TrainingChecks
+from ncf_movielens.hooks import (
+    ComparisonReport,
+    ParameterChecks,
+    ProjectPaths,
+    RunIntegrity,
+)
 
 # Instantiated project hooks, executed in Last-In-First-Out (LIFO) order.
-HOOKS = (ParameterChecks(), TrainingChecks(), ComparisonReport())
+# RunIntegrity is last, so it runs first: the lock is taken before anything else.
+HOOKS = (
+    ParameterChecks(),
+    ComparisonReport(),
+    ProjectPaths(),
+    RunIntegrity(),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
