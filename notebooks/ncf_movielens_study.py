@@ -219,6 +219,6 @@ pd.DataFrame(
 # being wrong, but the reloaded model must score the stored movies the same.
 assert np.allclose(scores[0, stored["item_id"] - 1], stored["score"], atol=1e-5), (
     "ncf.model and ncf_recommendations come from different runs: "
-    "rerun `kedro run --pipelines=recommend`"
+    "rerun `kedro run --pipelines=recommendations`"
 )
 print("The reloaded model reproduces the stored recommendations.")

@@ -29,6 +29,7 @@ from ncf_movielens.parameter_errors import (
     validate_parameters,
 )
 from ncf_movielens.parameters import (
+    KERAS_ACTIVATIONS,
     SAMPLED_ROW_BYTES,
     NCFTrainingOptions,
     Parameters,
@@ -454,3 +455,12 @@ def test_kedro_refuses_a_bad_typed_value():
         validator.validate_raw_params(
             project_params(ncf={"training_options": {"epochs": 0}})
         )
+
+
+def test_the_activation_list_is_keras_own():
+    import keras  # noqa: PLC0415
+
+    public = {name for name in dir(keras.activations) if not name.startswith("_")}
+    assert KERAS_ACTIVATIONS == public - {"get", "serialize", "deserialize"}
+    for name in KERAS_ACTIVATIONS:
+        assert callable(keras.activations.get(name))

@@ -47,6 +47,14 @@ NCF_METRICS = {
     "recall": "Recall",
     "auc": "AUC",
 }
+#: Keras 3's activations by name (``keras.activations``; a test keeps the two
+#: equal), listed here so that checking parameters does not import TensorFlow.
+KERAS_ACTIVATIONS = frozenset(
+    """celu elu exponential gelu glu hard_shrink hard_sigmoid hard_silu hard_swish
+    hard_tanh leaky_relu linear log_sigmoid log_softmax mish relu relu6 selu
+    sigmoid silu soft_shrink softmax softplus softsign sparse_plus sparse_sigmoid
+    sparsemax squareplus swish tanh tanh_shrink threshold""".split()
+)
 #: A pair written as a YAML list; its items stay strict.
 NumberPair = Annotated[tuple[int | float, int | float], Field(strict=False)]
 VariantName = Literal[tuple(VARIANTS)]
@@ -146,12 +154,8 @@ class NCFModelOptions(_Group):
     @field_validator("activation_dense")
     @classmethod
     def _known_activation(cls, name: str) -> str:
-        import keras  # noqa: PLC0415 - heavy; only needed once parameters are checked
-
-        try:
-            keras.activations.get(name)
-        except ValueError:
-            raise ValueError(f"{name!r} is not a Keras activation") from None
+        if name not in KERAS_ACTIVATIONS:
+            raise ValueError(f"{name!r} is not a Keras activation")
         return name
 
     @model_validator(mode="after")

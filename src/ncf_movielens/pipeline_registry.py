@@ -28,15 +28,17 @@ _TRAINING = {
 
 def register_pipelines() -> dict[str, Pipeline]:
     """``data_engineering``, one training pipeline per model, ``evaluation``,
-    ``reporting`` and ``recommend``; ``__default__`` runs them all but does not
-    show one user's lists (``kedro run --pipelines=recommend`` does)."""
+    ``reporting`` and ``recommendations`` (each model's stored lists), all of
+    them in ``__default__``; and ``recommend``, which only shows one user's
+    stored lists (``kedro run --pipelines=recommend``)."""
     pipelines = {"data_engineering": data_engineering.create_pipeline()}
     for model in MODELS:
         pipelines[model.name] = _TRAINING[model.name].create_pipeline(model=model)
     pipelines["evaluation"] = evaluation.create_pipeline(models=MODELS)
     pipelines["reporting"] = reporting.create_pipeline(models=MODELS)
+    pipelines["recommendations"] = recommend.create_recommendations_pipeline(
+        models=MODELS
+    )
+    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     pipelines["recommend"] = recommend.create_pipeline(models=MODELS)
-    everything = sum(pipelines.values(), Pipeline([]))
-    show = [n for n in everything.nodes if n.name == recommend.SHOW_NODE]
-    pipelines["__default__"] = everything - Pipeline(show)
     return pipelines

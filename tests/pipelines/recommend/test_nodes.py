@@ -1,5 +1,5 @@
 """Recommendation nodes: each user's best unseen movies with titles, and one
-user's lists side by side."""
+user's stored lists side by side."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ def recommend_options(**changes: Any) -> RecommendOptions:
 def test_recommendations_skip_seen_movies_and_carry_titles(matrices, movies):
     train, _ = matrices
     model = fit_most_popular(train)
-    options = recommend_options(top_k=2, stored_top_k=4, batch_size=7)
-    recs = top_k_unseen(model, train, movies, options, "Pop")
+    recs = top_k_unseen(model, train, movies, "Pop", k=4, batch_size=7)
     assert recs.columns.tolist() == [
         "model",
         "user_id",
@@ -53,7 +52,7 @@ def test_recommendations_skip_seen_movies_and_carry_titles(matrices, movies):
 def test_show_one_users_lists_side_by_side(caplog):
     recs = pd.DataFrame(
         {
-            "model": ["A", "A", "B", "B"],
+            "model": ["B", "B", "A", "A"],
             "user_id": [7, 7, 7, 7],
             "rank": [1, 2, 1, 2],
             "item_id": [1, 2, 3, 4],
@@ -63,11 +62,13 @@ def test_show_one_users_lists_side_by_side(caplog):
     )
     options = recommend_options(user_id=7, top_k=2)
     with caplog.at_level("INFO"):
-        view = show_user_recommendations(options, recs)
+        view = show_user_recommendations(options, recs[:2], recs[2:])
+    # One column per model, in the order the lists are given (the study's).
+    assert view.columns.tolist() == ["rank", "B", "A"]
     assert view.to_dict("list") == {
         "rank": [1, 2],
-        "A": ["Up", "Heat"],
-        "B": ["Fargo", "Alien"],
+        "B": ["Up", "Heat"],
+        "A": ["Fargo", "Alien"],
     }
     assert "Top 2 movies for user 7" in caplog.text and "Fargo" in caplog.text
     with pytest.raises(ValueError, match="user_id 8 has no recommendations"):

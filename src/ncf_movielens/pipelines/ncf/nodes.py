@@ -1,5 +1,7 @@
 """NCF's nodes: train NeuMF (``ncf_movielens.models.neumf``) with the main seed
-and with each extra seed."""
+and with each extra seed. TensorFlow is imported when a node runs, not when the
+pipeline is built: commands that train nothing (the recommend pipeline, kedro
+viz, a refused run) start without it."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 import pandas as pd
 import scipy.sparse as sp
 
-from ncf_movielens.models.neumf import NeuMF, train_neumf
+from ncf_movielens.models import Recommender
 from ncf_movielens.parameters import NCFModelOptions, NCFTrainingOptions
 from ncf_movielens.study import extra_seeds
 
@@ -18,8 +20,10 @@ def train_model(
     train_matrix: sp.csr_matrix,
     model_options: NCFModelOptions,
     training_options: NCFTrainingOptions,
-) -> tuple[NeuMF, dict[str, Any]]:
+) -> tuple[Recommender, dict[str, Any]]:
     """NeuMF trained with ``training_options.seed``, and its training history."""
+    from ncf_movielens.models.neumf import train_neumf  # noqa: PLC0415 - see above
+
     return train_neumf(model_input_table, train_matrix, model_options, training_options)
 
 
@@ -29,8 +33,10 @@ def train_other_seeds(
     model_options: NCFModelOptions,
     training_options: NCFTrainingOptions,
     seeds: int,
-) -> dict[int, NeuMF]:
+) -> dict[int, Recommender]:
     """NeuMF trained once per extra seed, by seed (none when ``seeds`` is 1)."""
+    from ncf_movielens.models.neumf import train_neumf  # noqa: PLC0415 - see above
+
     return {
         seed: train_neumf(
             model_input_table,

@@ -1,5 +1,5 @@
-"""recommend pipeline."""
+"""recommend pipeline, and the recommendations pipeline that stores what it shows."""
 
-from .pipeline import SHOW_NODE, create_pipeline
+from .pipeline import create_pipeline, create_recommendations_pipeline
 
-__all__ = ["SHOW_NODE", "create_pipeline"]
+__all__ = ["create_pipeline", "create_recommendations_pipeline"]

@@ -1,5 +1,5 @@
-"""Recommendations: each user's top unseen movies per model, with titles, and a
-readable view of one user's lists."""
+"""Recommendations: each user's top unseen movies per model, with titles (scored
+once and stored), and a readable view of one user's stored lists."""
 
 from __future__ import annotations
 
@@ -22,15 +22,16 @@ def top_k_unseen(
     model: Recommender,
     train_matrix: sp.csr_matrix,
     movies: pd.DataFrame,
-    options: RecommendOptions,
     label: str,
+    k: int,
+    batch_size: int,
 ) -> pd.DataFrame:
-    """Every user's ``stored_top_k`` best movies that are not in their train
-    data: (model, user_id, rank, item_id, title, score), 1-based ids."""
-    k = options.stored_top_k
+    """Every user's ``k`` best movies that are not in their train data, scored
+    ``batch_size`` users at a time: (model, user_id, rank, item_id, title,
+    score), 1-based ids."""
     n_users, n_items = train_matrix.shape
     parts = []
-    for users, scores in iter_user_batches(model, n_users, n_items, options.batch_size):
+    for users, scores in iter_user_batches(model, n_users, n_items, batch_size):
         rows, cols = train_matrix[users].nonzero()
         scores[rows, cols] = -np.inf
         top = top_k_indices(scores, k)
@@ -56,14 +57,19 @@ def top_k_unseen(
 def recommend_top_k_as(label: str) -> Callable[..., pd.DataFrame]:
     """The node that stores the recommendations of the model labelled ``label``."""
 
+    # Only the two parameters it uses: a stored list is checked against the
+    # parameters that made it, and the user shown must not count among them.
     def recommend_top_k(
         model: Recommender,
         train_matrix: sp.csr_matrix,
         movies: pd.DataFrame,
-        recommend: RecommendOptions,
+        stored_top_k: int,
+        batch_size: int,
     ) -> pd.DataFrame:
-        """Every user's top unseen movies, with titles."""
-        return top_k_unseen(model, train_matrix, movies, recommend, label)
+        """Every user's ``stored_top_k`` top unseen movies, with titles."""
+        return top_k_unseen(
+            model, train_matrix, movies, label, stored_top_k, batch_size
+        )
 
     return recommend_top_k
 
@@ -71,8 +77,9 @@ def recommend_top_k_as(label: str) -> Callable[..., pd.DataFrame]:
 def show_user_recommendations(
     recommend: RecommendOptions, *recommendations: pd.DataFrame
 ) -> pd.DataFrame:
-    """One user's top ``top_k`` per model, as a table with one column per model;
-    logged so that ``kedro run --pipelines=recommend`` prints it."""
+    """One user's top ``top_k`` from each model's stored lists, as a table with
+    one column per model in the order given; logged so that
+    ``kedro run --pipelines=recommend`` prints it."""
     user_id, k = recommend.user_id, recommend.top_k
     every = pd.concat(recommendations, ignore_index=True)
     if k > every["rank"].max():
@@ -88,5 +95,6 @@ def show_user_recommendations(
             f"from {known.min()} to {known.max()}"
         )
     view = mine.pivot(index="rank", columns="model", values="title")
+    view = view[[label for label in every["model"].unique() if label in view]]
     logger.info("Top %d movies for user %d\n%s", k, user_id, view.to_string())
     return view.reset_index()
