@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from kedro.io.core import DatasetError, Version
@@ -16,6 +17,7 @@ from kedro.io.core import DatasetError, Version
 from ncf_movielens.datasets import (
     KerasModelDataset,
     PickleModelDataset,
+    RoundedCSVDataset,
     SparseMatrixDataset,
     matrix_summary,
 )
@@ -125,3 +127,13 @@ def test_a_truncated_pickle_is_refused_with_its_path(tmp_path, keep):
     with pytest.raises(DatasetError, match="damaged or truncated") as error:
         load_latest(PickleModelDataset, path)
     assert str(path) in str(error.value)
+
+
+def test_the_comparison_preview_rounds_floats_and_the_file_keeps_them(tmp_path):
+    path = tmp_path / "table.csv"
+    dataset = RoundedCSVDataset(filepath=str(path), save_args={"index": False})
+    dataset.save(pd.DataFrame({"model": ["A"], "runs": [1], "p@5": [0.123456789]}))
+    preview = dataset.preview(nrows=5)
+    assert preview["columns"] == ["model", "runs", "p@5"]
+    assert preview["data"] == [["A", 1, 0.1235]]
+    assert "0.123456789" in path.read_text()

@@ -24,9 +24,9 @@ def comparison_text(table: pd.DataFrame) -> str:
             cells.loc[model, column] = format_cell(table.loc[model, column], std, runs)
     blocks = []
     for protocol in dict.fromkeys(c.split("/")[0] for c in means):
-        view = cells[[c for c in means if c.startswith(f"{protocol}/")]]
-        runs = "/".join(str(int(n)) for n in table["runs"])
-        blocks.append(
-            f"Protocol {protocol!r} (runs per model: {runs})\n" + view.T.to_string()
-        )
+        columns = [c for c in means if c.startswith(f"{protocol}/")]
+        # The block names its protocol; its rows need only the metric.
+        view = cells[columns].rename(columns=lambda c: c.split("/", 1)[1])
+        view.insert(0, "runs (seeds)", table["runs"].astype(int).astype(str))
+        blocks.append(f"Protocol {protocol!r}\n" + view.T.to_string())
     return "Model comparison\n" + "\n\n".join(blocks)

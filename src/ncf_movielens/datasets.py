@@ -22,7 +22,8 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
-from kedro_datasets._typing import ImagePreview
+from kedro_datasets._typing import ImagePreview, TablePreview
+from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pickle import PickleDataset
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 from matplotlib.figure import Figure
@@ -237,6 +238,19 @@ class PickleModelDataset(PickleDataset):
                 path = get_filepath_str(self._get_load_path(), self._protocol)
                 raise _damaged(path, cause) from cause
             raise
+
+
+class RoundedCSVDataset(CSVDataset):
+    """``pandas.CSVDataset`` whose kedro-viz preview shows floats to 4 decimals,
+    as the report does, instead of 17 digits; the file keeps every digit."""
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        table = super().preview(nrows)
+        table["data"] = [
+            [round(v, 4) if isinstance(v, float) else v for v in row]
+            for row in table["data"]
+        ]
+        return table
 
 
 def matrix_summary(matrix: sp.spmatrix) -> dict[str, Any]:

@@ -73,11 +73,31 @@ def test_plot_has_curves_and_training_panels():
 def test_comparison_text_has_one_block_per_protocol():
     _, table, _ = compare_models(run_metrics("A", 0.3), run_metrics("B", 0.1))
     text = comparison_text(table)
-    assert text.startswith("Model comparison\nProtocol 'seed' (runs per model: 1/1)")
+    assert text.startswith("Model comparison\nProtocol 'seed'\n")
     assert "Protocol 'standard'" in text
-    header = next(line for line in text.splitlines() if line.startswith("model"))
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("model"))
     assert header.split()[1:] == ["A", "B"]
+    # Rows name the metric without repeating the protocol, after the runs.
+    assert lines[lines.index(header) + 1].split() == ["runs", "(seeds)", "1", "1"]
+    assert not any(line.startswith(("seed/", "standard/")) for line in lines)
     _, table, _ = compare_models(
         [run_metrics("A", 0.2), run_metrics("A", 0.4)], run_metrics("B", 0.1)
     )
-    assert "0.3000 ± 0.1414" in comparison_text(table)
+    text = comparison_text(table)
+    assert "0.3000 ± 0.1414" in text
+    runs = next(line for line in text.splitlines() if line.startswith("runs"))
+    assert runs.split()[2:] == ["2", "1"]
+
+
+def test_plot_ticks_are_whole_numbers():
+    history = {"history": {"loss": [0.5, 0.3, 0.2], "val_loss": [0.6, 0.4, 0.3]}}
+    figure = plot_comparison(history, run_metrics("A", 0.3))
+    figure.canvas.draw()
+    for axis in figure.axes:
+        ticks = [
+            t
+            for t in axis.get_xticks()
+            if axis.get_xlim()[0] <= t <= axis.get_xlim()[1]
+        ]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

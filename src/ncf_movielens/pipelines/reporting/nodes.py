@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ncf_movielens.comparison import format_cell
 
@@ -127,5 +128,7 @@ def plot_comparison(
     ax_loss.set(xlabel="epoch", ylabel="binary cross-entropy", title="NCF training")
     ax_loss.grid(alpha=0.3)
     ax_loss.legend()
+    for axis in (ax_p, ax_r, ax_loss):  # k and epochs are counts: no 2.5 ticks
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     return figure
