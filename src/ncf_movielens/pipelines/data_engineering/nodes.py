@@ -13,6 +13,7 @@ from ncf_movielens.movielens.fetch import RawFiles
 from ncf_movielens.movielens.movies import check_covers_ratings, read_movies
 from ncf_movielens.movielens.ratings import read_ratings
 from ncf_movielens.movielens.variants import get_variant
+from ncf_movielens.parameter_errors import ParameterError
 from ncf_movielens.parameters import (
     BinarizeOptions,
     ParseOptions,
@@ -93,7 +94,7 @@ def _check_split(
     test: pd.DataFrame,
     options: SplitOptions,
 ) -> None:
-    """``ValueError`` when a user has no train rating (no model can learn them,
+    """``ParameterError`` when a user has no train rating (no model can learn them,
     yet they are scored) or the train or test set is empty; raised before any
     split is saved."""
     setting = (
@@ -104,14 +105,14 @@ def _check_split(
     trainless = n_users - train["user_id"].nunique()
     if trainless:
         fewest = ratings.groupby("user_id", sort=False).size().min()
-        raise ValueError(
+        raise ParameterError(
             f"{setting} leaves {trainless:,} of {n_users:,} users with no train "
             f"rating{' (the train set is empty)' if train.empty else ''}: a user "
             f"needs more than test_size ratings, and the fewest any user has is "
             f"{fewest}. Lower split_options.test_size."
         )
     if train.empty or test.empty:
-        raise ValueError(
+        raise ParameterError(
             f"{setting} leaves the {'train' if train.empty else 'test'} set empty "
             f"({len(ratings):,} ratings). Lower split_options.test_size."
         )
@@ -181,7 +182,7 @@ def matrix_to_long(
     else:  # all_pairs
         limit = reshape_options.max_pairs
         if n_users * n_items > limit:
-            raise ValueError(
+            raise ParameterError(
                 "reshape_options.mode 'all_pairs' needs one row per user x item: "
                 f"{n_users:,} x {n_items:,} = {n_users * n_items:,} pairs, above "
                 f"reshape_options.max_pairs = {limit:,}. Use mode 'positives' "
