@@ -5,11 +5,16 @@ every test needing a finished run starts from."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from pathlib import Path
+# The verbose log (every node, load and save) for the tests, which read Kedro's
+# lines; child runs inherit it, and tests/test_log.py, tests/test_cli.py drop it.
+os.environ.setdefault(
+    "KEDRO_LOGGING_CONFIG",
+    str(Path(__file__).resolve().parents[1] / "conf" / "logging_verbose.yml"),
+)
 
 import pytest
 

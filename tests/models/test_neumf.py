@@ -1,11 +1,13 @@
 """NeuMF (``ncf_movielens.models.neumf``): the builder, the negative sampler, and
 training: early stopping, learning, the configured metrics, repeatability, a
-saved model that reloads as itself with the same scores, and a failed run that
-leaves no TensorBoard logs."""
+saved model that reloads as itself with the same scores, what training prints,
+and a failed run that leaves no TensorBoard logs."""
 
 from __future__ import annotations
 
 import inspect
+import logging
+import sys
 from typing import Any
 
 import keras
@@ -316,6 +318,40 @@ def test_saved_model_reloads_as_neumf_with_the_same_scores(overfit, tmp_path):
     np.testing.assert_array_equal(
         reloaded.score_users(users, 50), model.score_users(users, 50)
     )
+
+
+# --- What training prints: one summary line; a progress bar in a terminal only ---
+
+
+def test_training_logs_one_summary_line_and_each_epoch_at_debug(
+    train_matrix, caplog, capsys
+):
+    caplog.set_level(logging.DEBUG, logger="ncf_movielens.models.neumf")
+    _, history = train(train_matrix, ncf_params(epochs=2))
+
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(info) == 2 and info[0].startswith("Training NCF (negative) on ")
+    assert info[1].startswith("NCF trained 2 of 2 epochs in ")
+    assert f"val_loss {history['history']['val_loss'][-1]:.4f}" in info[1]
+    assert [m.split(":")[0] for m in debug] == ["NCF epoch 1", "NCF epoch 2"]
+    assert capsys.readouterr().out == ""  # not a terminal: no progress bar
+
+
+def test_a_terminal_gets_one_progress_bar_line(
+    overfit, train_matrix, capsys, monkeypatch
+):
+    _, _, params = overfit  # stops early: the bar ends short of its target
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _, history = train(train_matrix, params)
+
+    out = capsys.readouterr().out
+    epochs = params.ncf.training_options.epochs
+    assert history["epochs_run"] < epochs
+    assert out.count("\n") == 1 and out.endswith("\n")
+    last = out.rsplit("\r", 1)[-1]
+    assert f"{history['epochs_run']}/{epochs}" in last
+    assert f"val_loss: {history['history']['val_loss'][-1]:.4f}" in last
 
 
 # --- TensorBoard logs: kept for a run that succeeds, removed for one that fails ---

@@ -16,6 +16,8 @@ import os
 import socket
 import tempfile
 import threading
+import types
+import urllib.error
 import urllib.request
 import zipfile
 import zlib
@@ -28,6 +30,7 @@ import pytest
 from kedro.io.core import DatasetError
 
 from ncf_movielens.datasets import MovieLensDataset
+from ncf_movielens.movielens import fetch as fetch_module
 from ncf_movielens.movielens.fetch import (
     FetchError,
     SourceError,
@@ -433,6 +436,73 @@ def test_http_404_is_not_retried(
     assert server.count("/missing.zip") == 1
 
 
+def count_attempts(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[float]]:
+    """(URLs tried, backoff waits) of the downloads that follow; nothing sleeps."""
+    tried: list[str] = []
+    waits: list[float] = []
+    download_once = fetch_module._download_once
+
+    def counted(url: str, dest: Path, timeout: float) -> None:
+        tried.append(url)
+        download_once(url, dest, timeout)
+
+    monkeypatch.setattr(fetch_module, "_download_once", counted)
+    monkeypatch.setattr(fetch_module, "time", types.SimpleNamespace(sleep=waits.append))
+    return tried, waits
+
+
+def test_a_host_that_does_not_resolve_fails_over_at_once(
+    server: LocalServer,
+    raw: dict[str, bytes],
+    cache_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # .invalid never resolves (RFC 2606), online or off.
+    nowhere = "http://movielens.invalid/ml-100k.zip"
+    sources = [
+        {"type": "zip_url", "name": "nowhere", "url": nowhere},
+        serve_grouplens(server, raw),
+    ]
+    tried, waits = count_attempts(monkeypatch)
+
+    files = fetch_movielens(
+        cache_dir,
+        sources,
+        u_data_sha256=sha(raw["u.data"]),
+        timeout=5.0,
+        retries=2,
+        backoff=1.0,
+    )
+
+    assert files == raw
+    assert tried.count(nowhere) == 1
+    assert waits == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "'nowhere' failed" in warnings[0], warnings
+
+
+def test_a_temporary_name_resolution_failure_is_not_retried(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EAI_AGAIN comes after the system resolver's own retries: the chain moves
+    on rather than repeat them."""
+
+    def no_dns(url: str, timeout: float) -> None:
+        raise urllib.error.URLError(
+            socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        )
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_dns)
+    tried, waits = count_attempts(monkeypatch)
+    source = {"type": "zip_url", "name": "grouplens", "url": "http://example.org/a.zip"}
+
+    with pytest.raises(FetchError, match="Temporary failure in name resolution"):
+        fetch_movielens(cache_dir, [source], timeout=5.0, retries=2, backoff=1.0)
+    assert len(tried) == 1
+    assert waits == []
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
@@ -512,6 +582,21 @@ def test_cache_source_makes_no_request_to_live_server(
         == raw
     )
     assert server.requests == []
+
+
+def test_a_cache_hit_is_logged_at_debug_only(
+    raw: dict[str, bytes], cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_cache(cache_dir, raw)
+    caplog.set_level(logging.DEBUG, logger="ncf_movielens.movielens.fetch")
+
+    fetch_movielens(
+        cache_dir, [{"type": "cache"}], u_data_sha256=sha(raw["u.data"]), **NET
+    )
+
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.DEBUG, f"MovieLens raw files from source 'cache' (cache: {cache_dir})")
+    ]
 
 
 def test_corrupt_cache_is_replaced_from_http(

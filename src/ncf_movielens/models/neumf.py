@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -258,7 +260,8 @@ def _training_data(
 
 
 class _Throughput(keras.callbacks.Callback):
-    """Logs each epoch's loss and training rows per second (validation excluded)."""
+    """Logs each epoch's loss and training rows per second (validation excluded),
+    at DEBUG: the default log has one summary line per training instead."""
 
     def __init__(self, rows: int) -> None:
         super().__init__()
@@ -277,13 +280,63 @@ class _Throughput(keras.callbacks.Callback):
         seconds = self._train_seconds or time.perf_counter() - self._start
         self.rates.append(self.rows / seconds)
         logs = logs or {}
-        logger.info(
+        logger.debug(
             "NCF epoch %d: loss %.4f, val_loss %.4f, %.0f rows/s",
             epoch + 1,
             logs.get("loss", float("nan")),
             logs.get("val_loss", float("nan")),
             self.rates[-1],
         )
+
+
+class _EpochBar(keras.callbacks.Callback):
+    """Keras' progress bar over the epochs, with the latest loss and val_loss:
+    one line in a terminal, where fit's own bar would print two per epoch."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        # No stateless metrics: show each epoch's values, not their running mean.
+        self._bar = keras.utils.Progbar(epochs, unit_name="epoch", stateless_metrics=())
+        self._done = 0
+        self._values: list[tuple[str, float]] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._bar.update(0)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._done = epoch + 1
+        self._values = [(key, float(value)) for key, value in (logs or {}).items()]
+        self._bar.update(self._done, self._values)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        # Early stopping ends short of the target: close the bar's line anyway.
+        self._bar.update(self._done, self._values, finalize=True)
+
+
+def _log_training(
+    history: dict[str, list[float]], rates: list[float], seconds: float, epochs: int
+) -> None:
+    """One INFO line for a finished training: epochs run, last losses, the best
+    validation loss and the median throughput of epochs 2 onwards (the first
+    compiles)."""
+    epochs_run = len(history["loss"])
+    val_loss = history.get("val_loss")
+    validation = (
+        f", val_loss {val_loss[-1]:.4f} (best {min(val_loss):.4f} at epoch "
+        f"{val_loss.index(min(val_loss)) + 1})"
+        if val_loss
+        else ""
+    )
+    logger.info(
+        "NCF trained %d of %d epochs%s in %.1f s: loss %.4f%s, median %.0f rows/s",
+        epochs_run,
+        epochs,
+        " (early stopping)" if epochs_run < epochs else "",
+        seconds,
+        history["loss"][-1],
+        validation,
+        statistics.median(rates[1:] or rates),
+    )
 
 
 def train_neumf(
@@ -321,6 +374,8 @@ def train_neumf(
     )
     throughput = _Throughput(train_rows)
     callbacks: list[keras.callbacks.Callback] = [throughput]
+    if sys.stdout.isatty():
+        callbacks.append(_EpochBar(options.epochs))
     if val_rows:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -348,6 +403,7 @@ def train_neumf(
         options.batch_size,
         options.epochs,
     )
+    start = time.perf_counter()
     try:
         history = model.fit(
             **fit_args, epochs=options.epochs, callbacks=callbacks, verbose=0
@@ -359,6 +415,9 @@ def train_neumf(
         if new_log_dir is not None:
             shutil.rmtree(new_log_dir, ignore_errors=True)
         raise
+    _log_training(
+        history.history, throughput.rates, time.perf_counter() - start, options.epochs
+    )
     epochs_run = len(history.history["loss"])
     return model, {
         "epochs_run": epochs_run,

@@ -18,6 +18,7 @@ import io
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -171,11 +172,22 @@ def files_from_widedeep_wheel(wheel: Path) -> RawFiles:
     }
 
 
+def _unresolved(err: BaseException) -> bool:
+    """Whether ``err`` is a host name that did not resolve (``socket.gaierror``,
+    as such or wrapped in ``URLError``): "unknown name" (EAI_NONAME) will not
+    change in seconds, and "temporary failure" (EAI_AGAIN) comes after the
+    system resolver's own retries, which another try would only repeat."""
+    reason = err.reason if isinstance(err, urllib.error.URLError) else err
+    return isinstance(reason, socket.gaierror)
+
+
 def download(
     url: str, dest: Path, *, timeout: float, retries: int, backoff: float
 ) -> Path:
     """Download ``url`` to ``dest``; retry with exponential backoff on network
-    errors and short bodies, not on HTTP 4xx answers. A failed try leaves no file.
+    errors and short bodies, not on HTTP 4xx answers nor on a host name that
+    does not resolve: the chain goes on to the next source at once. A failed
+    try leaves no file.
     """
     for attempt in range(retries + 1):
         try:
@@ -189,7 +201,7 @@ def download(
         except (OSError, http.client.HTTPException, SourceError) as err:
             # HTTPException covers IncompleteRead from a cut-off chunked body.
             dest.unlink(missing_ok=True)
-            if attempt == retries:
+            if attempt == retries or _unresolved(err):
                 if isinstance(err, SourceError):
                     raise
                 raise SourceError(f"{url}: {err}") from err
@@ -374,7 +386,11 @@ def fetch_movielens(
             continue
         if kind != "cache":
             write_cache(cache_dir, files)
-        logger.info("MovieLens raw files from source %r (cache: %s)", name, cache_dir)
+        # A download is news; the cache hit of every later run is not.
+        level = logging.DEBUG if kind == "cache" else logging.INFO
+        logger.log(
+            level, "MovieLens raw files from source %r (cache: %s)", name, cache_dir
+        )
         return files
     raise FetchError(
         "Could not get verified MovieLens files from any source:\n"
