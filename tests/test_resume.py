@@ -95,7 +95,7 @@ def fail_during_ncf_training(project: Path, monkeypatch, caplog) -> list[str]:
     def broken(*args, **kwargs):
         raise RuntimeError("NCF training failed")
 
-    monkeypatch.setattr("ncf_movielens.pipelines.ncf.nodes.train_neumf", broken)
+    monkeypatch.setattr("ncf_movielens.models.neumf.train_neumf", broken)
     with caplog.at_level(logging.INFO, logger="kedro"):
         with pytest.raises(RuntimeError, match="NCF training failed"):
             run_session(project)

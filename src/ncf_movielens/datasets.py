@@ -212,6 +212,9 @@ class KerasModelDataset(TensorFlowModelDataset):
     copy, and a damaged member a bare "Bad CRC-32"."""
 
     def load(self) -> Any:
+        # Registers NeuMF with Keras: the pipelines import it only when NCF trains.
+        import ncf_movielens.models.neumf  # noqa: F401, PLC0415
+
         path = get_filepath_str(self._get_load_path(), self._protocol)
         if not self._is_h5:
             try:
