@@ -1,4 +1,4 @@
-"""Benchmark (a): the seed-style reference flow against ``kedro run`` on
+"""Benchmark (a): the notebook-style reference flow against ``kedro run`` on
 MovieLens 100K, in the same run, repeated; medians and their ratio.
 
     python benchmarks/bench_seed_vs_pipeline.py --repeats 3
@@ -72,7 +72,7 @@ def run_pipeline(raw_dir: Path, extra: list[str]) -> dict:
         "peak_rss_mb": result["peak_rss_mb"],
         "ncf_rows_per_second": median(rates),
         "ncf_standard_precision@5": metrics["protocols"]["standard"]["precision@5"],
-        "ncf_seed_precision@5": metrics["protocols"]["seed"]["precision@5"],
+        "ncf_seed_precision@5": metrics["protocols"]["notebook"]["precision@5"],
     }
 
 
@@ -87,7 +87,7 @@ def markdown(results: dict) -> str:
         ("NCF training rows/s", "ncf_rows_per_second", "{:,.0f}"),
         ("peak RSS (MB)", "peak_rss_mb", "{:,.0f}"),
         ("NCF P@5, standard protocol", "ncf_standard_precision@5", "{:.4f}"),
-        ("NCF P@5, seed protocol", "ncf_seed_precision@5", "{:.4f}"),
+        ("NCF P@5, notebook protocol", "ncf_seed_precision@5", "{:.4f}"),
     ]
     lines = [
         f"# Seed-style reference vs `kedro run` (MovieLens 100K), {results['date']}",
@@ -96,7 +96,7 @@ def markdown(results: dict) -> str:
         "2 CPU cores. Command: `python benchmarks/bench_seed_vs_pipeline.py "
         f"--repeats {results['repeats']}`.",
         "",
-        "| | seed-style reference | `kedro run` (defaults) | reference / pipeline |",
+        "| | notebook-style reference | `kedro run` (defaults) | reference / pipeline |",
         "|---|---|---|---|",
     ]
     for label, key, fmt in rows:

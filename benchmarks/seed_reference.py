@@ -1,4 +1,4 @@
-"""The seed notebook's flow, run as it is written (Keras 3 port), as the
+"""The original notebook's flow, run as it is written (Keras 3 port), as the
 reference the pipeline is measured against.
 
 Reads the cached raw MovieLens 100K (``data/01_raw/ml-100k/u.data``), rebuilds

@@ -18,7 +18,7 @@
 #
 # The study of *NCF from scratch in TensorFlow* (dataroots), rebuilt as a Kedro
 # pipeline: a Neural Collaborative Filtering model and LightFM, trained on the
-# implicit feedback of MovieLens 100K (in the seed, a rating of 3 or more
+# implicit feedback of MovieLens 100K (in the original notebook, a rating of 3 or more
 # counts as an interaction), next to two baselines.
 #
 # This notebook trains nothing. It reads what `kedro run` saved in the data
@@ -93,7 +93,7 @@ pd.DataFrame(
 #   (dense layers over the concatenated embeddings), joined by one sigmoid
 #   unit. It is trained *pointwise*, with binary cross-entropy: by default on
 #   each interaction plus 4 unobserved movies per interaction, drawn anew every
-#   epoch; with `kedro run --env=seed`, as in the seed, on every user x movie
+#   epoch; with `kedro run --env=notebook`, as in the original notebook, on every user x movie
 #   pair labelled 0 or 1.
 # - **LightFM (WARP)**: matrix factorisation with biases, trained with the
 #   Weighted Approximate-Rank Pairwise loss, which samples unseen movies until
@@ -111,7 +111,7 @@ pd.DataFrame(
 # Each model is scored for every user and every movie, then ranked twice
 # (`ncf_movielens.metrics` computes both):
 #
-# - **seed** reproduces the seed notebook: Keras `Precision(top_k=k)` and
+# - **notebook** reproduces the original notebook: Keras `Precision(top_k=k)` and
 #   `Recall(top_k=k)` over the whole score matrix. Movies a user already rated
 #   stay in the ranking, where they can never be hits (a movie in a user's
 #   train data is never in their test data); hits are counted globally,
@@ -123,7 +123,7 @@ pd.DataFrame(
 #   most popular movies.
 #
 # Every model that fits its train data scores seen movies high, but some more
-# than others: the seed protocol charges that against them, the standard one
+# than others: the notebook protocol charges that against them, the standard one
 # does not, so the two can order the models differently.
 
 # %%
@@ -138,7 +138,7 @@ for protocol, description in comparison["protocols"].items():
     display(table.filter(regex=f"^{protocol}/").round(4))
 
 # %%
-# Rank of each model (1 = best) by precision at the seed's cut-off, per protocol.
+# Rank of each model (1 = best) by precision at the notebook's cut-off, per protocol.
 top_k = catalog.load("params:evaluation_options").top_k
 table.filter(regex=f"/precision@{top_k}$").rank(ascending=False, method="min").astype(
     int

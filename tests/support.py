@@ -110,7 +110,7 @@ def use_raw_cache(project: Path, ratings_sha256: str) -> None:
             "u_data_sha256": ratings_sha256,
         },
     }
-    for env in ("local", "seed"):
+    for env in ("local", "notebook"):
         (project / "conf" / env / "catalog.yml").write_text(yaml.safe_dump(catalog))
 
 
@@ -379,7 +379,7 @@ def run_metrics(label: str, p5: float, **extra: Any) -> dict[str, Any]:
     return {
         "model": label,
         "protocols": {
-            "seed": {"description": "seed: d", "precision@5": p5 / 2},
+            "notebook": {"description": "notebook: d", "precision@5": p5 / 2},
             "standard": {
                 "description": "standard: d",
                 "users": 9,

@@ -1,6 +1,6 @@
 """No node builds a dense users x items array above the scores limit: the
 default study runs through a KedroSession with a tiny limit while every dense
-allocation that could hold users x items values is watched, and the seed's
+allocation that could hold users x items values is watched, and the notebook's
 all-pairs table is refused with an error that names its parameter."""
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_the_default_log_of_the_study_is_short(tmp_path, raw_files):
     # What each step found is still there.
     assert "Split " in log and "NCF trained " in log and "Model comparison" in log
     for model in MODELS:
-        assert f"{model.label}: seed P@5 " in log
+        assert f"{model.label}: notebook P@5 " in log
 
 
 def console_level(config_file: str, logger: str) -> int:

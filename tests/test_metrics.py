@@ -1,5 +1,5 @@
 """The metrics package against independent implementations on random data:
-Keras for the seed protocol, lightfm.evaluation and plain per-user loops for
+Keras for the notebook protocol, lightfm.evaluation and plain per-user loops for
 the standard protocol; hand-computed values for the small parts."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from lightfm.evaluation import auc_score, precision_at_k, recall_at_k
 
 from ncf_movielens.metrics import RankingEvaluator, evaluate_scores, top_k_indices
 from ncf_movielens.metrics.curves import PrecisionRecallCurves
+from ncf_movielens.metrics.notebook import NotebookProtocol
 from ncf_movielens.metrics.per_user import (
     TopKHits,
     average_precision,
@@ -26,11 +27,10 @@ from ncf_movielens.metrics.per_user import (
 )
 from ncf_movielens.metrics.ranking import RankedBatch
 from ncf_movielens.metrics.score_stats import ScoreStats, SharedTopK
-from ncf_movielens.metrics.seed import SeedProtocol
 from ncf_movielens.scoring import iter_user_batches
 
 N_USERS, N_ITEMS = 70, 90
-DEFAULTS = {"ks": (5, 10), "curve_k": 20, "seed_k": 5}
+DEFAULTS = {"ks": (5, 10), "curve_k": 20, "notebook_k": 5}
 
 
 def _binary(density: float, seed: int) -> sp.csr_matrix:
@@ -103,7 +103,7 @@ def _in_batches(train, test, scores, n_batches, **options) -> RankingEvaluator:
 def test_seed_protocol_matches_keras(split, k):
     train, test = split
     scores = np.random.default_rng(k).random((N_USERS, N_ITEMS)).astype(np.float32)
-    evaluator = RankingEvaluator(train, test, seed_k=k)
+    evaluator = RankingEvaluator(train, test, notebook_k=k)
     for start in range(0, N_USERS, 32):
         users = np.arange(start, min(start + 32, N_USERS))
         evaluator.update(users, scores[users])
@@ -111,7 +111,7 @@ def test_seed_protocol_matches_keras(split, k):
     recall = keras.metrics.Recall(top_k=k)
     precision.update_state(test.toarray(), scores)
     recall.update_state(test.toarray(), scores)
-    seed = evaluator.seed_metrics()
+    seed = evaluator.notebook_metrics()
     assert seed[f"precision@{k}"] == pytest.approx(float(precision.result()), abs=1e-6)
     assert seed[f"recall@{k}"] == pytest.approx(float(recall.result()), abs=1e-6)
 
@@ -262,7 +262,7 @@ def test_results_do_not_depend_on_batch_size(split, lightfm_scores):
     small = _evaluate(lightfm_scores, train, test, batch_size=7)
     large = _evaluate(lightfm_scores, train, test, batch_size=N_USERS)
     assert small.standard_metrics() == pytest.approx(large.standard_metrics())
-    assert small.seed_metrics() == pytest.approx(large.seed_metrics())
+    assert small.notebook_metrics() == pytest.approx(large.notebook_metrics())
     assert small.score_summary() == pytest.approx(large.score_summary())
     batches = iter_user_batches(lightfm_scores, np.arange(N_USERS), N_ITEMS, N_USERS)
     scores = np.concatenate([batch_scores for _, batch_scores in batches])
@@ -277,7 +277,7 @@ _COUNTED = {"hit_rate", "coverage", "popular_share"}
 def _assert_same_results(got: RankingEvaluator, expected: RankingEvaluator) -> None:
     assert got.users_evaluated == expected.users_evaluated
     assert got.shared_top_k() == expected.shared_top_k()
-    assert got.seed_metrics() == expected.seed_metrics()
+    assert got.notebook_metrics() == expected.notebook_metrics()
     got_standard, expected_standard = (
         got.standard_metrics(),
         expected.standard_metrics(),
@@ -512,7 +512,7 @@ def test_shared_top_k():
 
 def test_seed_protocol_counts_by_hand():
     test = sp.csr_matrix(np.array([[1, 0, 0, 1], [0, 0, 1, 0]], dtype=np.int8))
-    seed = SeedProtocol(test, k=2)
+    seed = NotebookProtocol(test, k=2)
     # Top 2: user 0 -> items 0, 1 (one hit); user 1 -> items 3, 2 (one hit).
     seed.update(np.array([0]), np.array([[4.0, 3, 2, 1]]))
     seed.update(np.array([1]), np.array([[1.0, 2, 3, 4]]))

@@ -40,24 +40,24 @@ from ncf_movielens.settings import CONFIG_LOADER_ARGS
 from tests.support import PROJECT, project_params
 
 
-@pytest.mark.parametrize("env", ["base", "seed"])
+@pytest.mark.parametrize("env", ["base", "notebook"])
 def test_the_project_parameters_pass_the_schema(env):
-    """Every key of conf/base (and conf/seed on top) is known to the schema, of
+    """Every key of conf/base (and conf/notebook on top) is known to the schema, of
     the right type and value: a key added to conf/ without its field fails here."""
     params = validate_parameters(project_params(env))
     assert isinstance(params, Parameters)
 
 
-def test_the_seed_environment_changes_only_what_it_sets():
-    base, seed = project_params("base"), project_params("seed")
-    assert seed["ncf"]["training_options"]["sampling"] == "all_pairs"
-    assert seed["reshape_options"]["mode"] == "all_pairs"
-    # Soft merge: a key conf/seed does not set keeps conf/base's value.
+def test_the_notebook_environment_changes_only_what_it_sets():
+    base, notebook = project_params("base"), project_params("notebook")
+    assert notebook["ncf"]["training_options"]["sampling"] == "all_pairs"
+    assert notebook["reshape_options"]["mode"] == "all_pairs"
+    # Soft merge: a key conf/notebook does not set keeps conf/base's value.
     assert (
-        seed["ncf"]["training_options"]["seed"]
+        notebook["ncf"]["training_options"]["seed"]
         == base["ncf"]["training_options"]["seed"]
     )
-    assert seed["evaluation_options"] == base["evaluation_options"]
+    assert notebook["evaluation_options"] == base["evaluation_options"]
 
 
 # (runtime --params, conf/local/parameters.yml, fragments the message must contain)

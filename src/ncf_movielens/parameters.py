@@ -128,7 +128,7 @@ class EvaluationOptions(_Group):
 
     @model_validator(mode="after")
     def _top_k_is_a_cut_off(self) -> EvaluationOptions:
-        # The evaluation logs the seed protocol's precision@top_k beside the
+        # The evaluation logs the notebook protocol's precision@top_k beside the
         # standard protocol's, which exists only for the cut-offs in ks.
         if self.top_k not in self.ks:
             raise _invalid(
@@ -172,7 +172,7 @@ class NCFModelOptions(_Group):
 class NCFTrainingOptions(_Group):
     seed: NonNegativeInt
     #: negative: positives plus `negatives` sampled items each; all_pairs: the
-    #: seed's table of every user x item pair
+    #: notebook's table of every user x item pair
     sampling: Literal["all_pairs", "negative"]
     negatives: PositiveInt  # per positive, with sampling: negative
     epochs: PositiveInt

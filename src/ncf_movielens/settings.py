@@ -21,7 +21,7 @@ HOOKS = (
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # An environment (conf/seed, conf/local) overrides single parameters, not
+    # An environment (conf/notebook, conf/local) overrides single parameters, not
     # whole groups, and so does a nested --params on top of it.
     "merge_strategy": {"parameters": "soft"},
 }

@@ -73,8 +73,8 @@ def test_neumf_has_both_towers():
 
 
 def test_builder_defaults_are_the_seeds_architecture():
-    """``build_neumf``'s defaults are the seed's, the ones conf/seed sets."""
-    seed = project_params("seed")["ncf"]["model_options"]
+    """``build_neumf``'s defaults are the notebook's, the ones conf/notebook sets."""
+    seed = project_params("notebook")["ncf"]["model_options"]
     defaults = {
         name: list(p.default) if isinstance(p.default, tuple) else p.default
         for name, p in inspect.signature(build_neumf).parameters.items()

@@ -1,7 +1,7 @@
 """Ranking metrics under the two protocols this project reports, computed from
 batches of scores and sparse train/test matrices.
 
-- ``seed``: what the seed notebook computes. Keras ``Precision(top_k=k)`` and
+- ``notebook``: what the original notebook computes. Keras ``Precision(top_k=k)`` and
   ``Recall(top_k=k)`` over the whole score matrix: train items stay in the
   ranking, every user's top k count as predicted (with ``top_k`` set, Keras
   applies no 0.5 threshold), and counts are global over all users:
@@ -11,19 +11,19 @@ batches of scores and sparse train/test matrices.
   the users that have test items.
 
 ``RankingEvaluator`` composes the small accumulators of the other modules:
-``score_stats`` (score spread, same top k for everyone), ``seed``,
+``score_stats`` (score spread, same top k for everyone), ``notebook``,
 ``standard`` (the per-user metrics of ``per_user``), ``catalogue`` (coverage,
 popular share) and ``curves``.
 """
 
 from ncf_movielens.metrics.evaluator import RankingEvaluator, evaluate_scores
+from ncf_movielens.metrics.notebook import NOTEBOOK_DESCRIPTION
 from ncf_movielens.metrics.per_user import per_user_auc, per_user_metrics
 from ncf_movielens.metrics.ranking import rows_contain, top_k_indices
-from ncf_movielens.metrics.seed import SEED_DESCRIPTION
 from ncf_movielens.metrics.standard import STANDARD_DESCRIPTION
 
 __all__ = [
-    "SEED_DESCRIPTION",
+    "NOTEBOOK_DESCRIPTION",
     "STANDARD_DESCRIPTION",
     "RankingEvaluator",
     "evaluate_scores",

@@ -11,10 +11,10 @@ import scipy.sparse as sp
 
 from ncf_movielens.metrics.catalogue import CatalogueCoverage
 from ncf_movielens.metrics.curves import PrecisionRecallCurves
+from ncf_movielens.metrics.notebook import NotebookProtocol
 from ncf_movielens.metrics.per_user import PER_USER_METRICS
 from ncf_movielens.metrics.ranking import RankedBatch
 from ncf_movielens.metrics.score_stats import ScoreStats, SharedTopK
-from ncf_movielens.metrics.seed import SeedProtocol
 from ncf_movielens.metrics.standard import StandardProtocol
 
 #: The order of ``standard_metrics()``: by metric, then by k.
@@ -29,10 +29,10 @@ def _metric_order(key: str) -> tuple[int, int]:
 @dataclass
 class RankingEvaluator:
     """Accumulates both protocols over batches of users (``update``), then
-    reports them (``seed_metrics``, ``standard_metrics``, ``curves``).
+    reports them (``notebook_metrics``, ``standard_metrics``, ``curves``).
 
     ``ks`` are the cut-offs of the standard protocol, ``curve_k`` the longest
-    ranking kept for precision/recall curves, ``seed_k`` the seed's TOP_K and
+    ranking kept for precision/recall curves, ``notebook_k`` the notebook's TOP_K and
     ``popular_share`` the share of items counted as popular.
     """
 
@@ -40,11 +40,11 @@ class RankingEvaluator:
     test: sp.csr_matrix
     ks: Sequence[int] = (5, 10)
     curve_k: int = 20
-    seed_k: int = 5
+    notebook_k: int = 5
     popular_share: float = 0.1
     _scores: ScoreStats = field(init=False, repr=False)
     _shared_top: SharedTopK = field(init=False, repr=False)
-    _seed: SeedProtocol = field(init=False, repr=False)
+    _notebook: NotebookProtocol = field(init=False, repr=False)
     _standard: StandardProtocol = field(init=False, repr=False)
     _catalogue: CatalogueCoverage = field(init=False, repr=False)
     _curves: PrecisionRecallCurves = field(init=False, repr=False)
@@ -55,7 +55,7 @@ class RankingEvaluator:
         self._max_k = max([*self.ks, self.curve_k])
         self._scores = ScoreStats()
         self._shared_top = SharedTopK()
-        self._seed = SeedProtocol(self.test, self.seed_k)
+        self._notebook = NotebookProtocol(self.test, self.notebook_k)
         self._standard = StandardProtocol(self.ks)
         self._catalogue = CatalogueCoverage(self.train, self.ks, self.popular_share)
         self._curves = PrecisionRecallCurves(self.curve_k)
@@ -63,9 +63,9 @@ class RankingEvaluator:
     def update(self, users: np.ndarray, scores: np.ndarray) -> None:
         """Add one batch: ``scores[i]`` are user ``users[i]``'s scores for all items."""
         self._scores.update(scores)
-        self._seed.update(users, scores)
+        self._notebook.update(users, scores)
         batch = RankedBatch.rank(users, scores, self.train, self.test, self._max_k)
-        self._shared_top.update(batch.top[:, : self.seed_k])
+        self._shared_top.update(batch.top[:, : self.notebook_k])
         if not batch.tested.any():
             # Nothing to average; such a batch adds nothing to coverage either.
             return
@@ -78,12 +78,12 @@ class RankingEvaluator:
         return self._scores.summary()
 
     def shared_top_k(self) -> list[int] | None:
-        """The top-``seed_k`` items (train items removed) when every user got the
+        """The top-``notebook_k`` items (train items removed) when every user got the
         same ones, as 0-based ids; ``None`` when the lists differ."""
         return self._shared_top.result()
 
-    def seed_metrics(self) -> dict[str, float]:
-        return self._seed.metrics()
+    def notebook_metrics(self) -> dict[str, float]:
+        return self._notebook.metrics()
 
     def standard_metrics(self) -> dict[str, float]:
         metrics = {
@@ -108,10 +108,12 @@ def evaluate_scores(
     *,
     ks: Sequence[int],
     curve_k: int,
-    seed_k: int,
+    notebook_k: int,
 ) -> RankingEvaluator:
     """Run a ``RankingEvaluator`` over ``(users, scores)`` batches."""
-    evaluator = RankingEvaluator(train, test, ks=ks, curve_k=curve_k, seed_k=seed_k)
+    evaluator = RankingEvaluator(
+        train, test, ks=ks, curve_k=curve_k, notebook_k=notebook_k
+    )
     for users, scores in batches:
         evaluator.update(users, scores)
     return evaluator

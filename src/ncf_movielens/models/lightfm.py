@@ -1,5 +1,5 @@
 """LightFM (Kula, 2015; WARP loss by default) on the binary train matrix, as
-in the seed, wrapped so that it scores users like every model of the study."""
+in the notebook, wrapped so that it scores users like every model of the study."""
 
 from __future__ import annotations
 

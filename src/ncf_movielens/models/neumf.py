@@ -65,9 +65,9 @@ def build_neumf(
     reg_layers: tuple[float, ...] = (0.01, 0.01),
     activation_dense: str = "relu",
 ) -> NeuMF:
-    """NeuMF (He et al., WWW 2017) with the seed's defaults.
+    """NeuMF (He et al., WWW 2017) with the notebook's defaults.
 
-    The seed's Keras 2 code passed ``input_length=1`` to ``Embedding``; Keras 3
+    The notebook's Keras 2 code passed ``input_length=1`` to ``Embedding``; Keras 3
     has no such argument and scalar id inputs need no ``Flatten``.
     """
     if len(dense_layers) != len(reg_layers):
@@ -119,7 +119,7 @@ def _shuffled_split(
     n_rows: int, validation_split: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row indices (train, validation): shuffle once with ``seed`` and hold the
-    first share out, as the seed's ``make_tf_dataset`` does."""
+    first share out, as the notebook's ``make_tf_dataset`` does."""
     order = np.random.default_rng(seed).permutation(n_rows)
     n_val = round(n_rows * validation_split)
     return order[n_val:], order[:n_val]
@@ -348,7 +348,7 @@ def train_neumf(
     """Build NeuMF for the matrix's users and items and fit it.
 
     ``training_options.sampling`` chooses the rows: ``all_pairs`` fits the long
-    table as it is (the seed: every user x item pair labelled 0/1);
+    table as it is (the notebook's: every user x item pair labelled 0/1);
     ``negative`` takes the table's positives and draws ``negatives`` unobserved
     items per positive, anew each epoch. Returns the trained model and its
     history (per-epoch metrics, whether EarlyStopping stopped it, throughput).

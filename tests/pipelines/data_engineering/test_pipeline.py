@@ -99,7 +99,7 @@ def test_the_pipeline_wires_its_nodes_to_typed_parameters():
 
 
 @pytest.mark.parametrize(
-    ("env", "mode"), [("base", "positives"), ("seed", "all_pairs")]
+    ("env", "mode"), [("base", "positives"), ("notebook", "all_pairs")]
 )
 def test_raw_files_become_a_disjoint_split_and_the_long_table(raw, env, mode):
     params = project_params(env)

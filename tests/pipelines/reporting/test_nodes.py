@@ -19,19 +19,22 @@ def test_compare_single_runs_has_no_std_columns():
     assert table.columns.tolist() == [
         "model",
         "runs",
-        "seed/precision@5",
+        "notebook/precision@5",
         "standard/precision@5",
     ]
     assert table["model"].tolist() == ["A", "B"]
     assert table["runs"].tolist() == [1, 1]
     assert table["standard/precision@5"].tolist() == pytest.approx([0.3, 0.1])
-    assert comparison["protocols"] == {"seed": "seed: d", "standard": "standard: d"}
-    assert comparison["models"]["B"]["seed/precision@5"] == {
+    assert comparison["protocols"] == {
+        "notebook": "notebook: d",
+        "standard": "standard: d",
+    }
+    assert comparison["models"]["B"]["notebook/precision@5"] == {
         "mean": pytest.approx(0.05),
         "std": 0.0,
         "runs": 1,
     }
-    assert "## Protocol `seed`" in markdown and "## Protocol `standard`" in markdown
+    assert "## Protocol `notebook`" in markdown and "## Protocol `standard`" in markdown
     assert "| A | 1 | 0.3000 |" in markdown
 
 
@@ -73,14 +76,14 @@ def test_plot_has_curves_and_training_panels():
 def test_comparison_text_has_one_block_per_protocol():
     _, table, _ = compare_models(run_metrics("A", 0.3), run_metrics("B", 0.1))
     text = comparison_text(table)
-    assert text.startswith("Model comparison\nProtocol 'seed'\n")
+    assert text.startswith("Model comparison\nProtocol 'notebook'\n")
     assert "Protocol 'standard'" in text
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("model"))
     assert header.split()[1:] == ["A", "B"]
     # Rows name the metric without repeating the protocol, after the runs.
     assert lines[lines.index(header) + 1].split() == ["runs", "(seeds)", "1", "1"]
-    assert not any(line.startswith(("seed/", "standard/")) for line in lines)
+    assert not any(line.startswith(("notebook/", "standard/")) for line in lines)
     _, table, _ = compare_models(
         [run_metrics("A", 0.2), run_metrics("A", 0.4)], run_metrics("B", 0.1)
     )

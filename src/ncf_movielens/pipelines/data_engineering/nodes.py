@@ -167,7 +167,7 @@ def matrix_to_long(
 ) -> pd.DataFrame:
     """Wide users x items matrix to long (user_id, item_id, interaction) rows.
 
-    ``all_pairs`` is the seed's table: every user x item pair, labelled 1 for an
+    ``all_pairs`` is the notebook's table: every user x item pair, labelled 1 for an
     interaction and 0 otherwise (0-based ids, user-major order). ``positives``
     keeps only the interactions. Neither builds a dense 2-D array, but
     ``all_pairs`` has users x items rows: it is refused above

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ncf_movielens.metrics import (
-    SEED_DESCRIPTION,
+    NOTEBOOK_DESCRIPTION,
     STANDARD_DESCRIPTION,
     evaluate_scores,
 )
@@ -40,11 +40,11 @@ def measure(
     options: EvaluationOptions,
     label: str,
 ) -> dict[str, Any]:
-    """Metrics of one model under the ``seed`` and ``standard`` protocols.
+    """Metrics of one model under the ``notebook`` and ``standard`` protocols.
 
     Raises ``DegenerateModelError``, naming the model and the check, when the
     scores are not finite, when their standard deviation is below
-    ``min_score_std`` (the seed's sanity check), or when every user gets the
+    ``min_score_std`` (the notebook's sanity check), or when every user gets the
     same top-k items once their train items are removed.
     """
     n_users, n_items = train_matrix.shape
@@ -55,7 +55,7 @@ def measure(
         test_matrix,
         ks=options.ks,
         curve_k=options.curve_k,
-        seed_k=options.top_k,
+        notebook_k=options.top_k,
     )
     summary = evaluator.score_summary()
     if not all(np.isfinite(value) for value in summary.values()):
@@ -65,7 +65,7 @@ def measure(
     if summary["std"] < options.min_score_std:
         raise DegenerateModelError(
             f"{label}: predictions have a standard deviation of {summary['std']:.2e}, "
-            f"below {options.min_score_std} (the seed's sanity check)"
+            f"below {options.min_score_std} (the notebook's sanity check)"
         )
     shared = evaluator.shared_top_k()
     if shared is not None:
@@ -77,7 +77,10 @@ def measure(
     metrics = {
         "model": label,
         "protocols": {
-            "seed": {"description": SEED_DESCRIPTION, **evaluator.seed_metrics()},
+            "notebook": {
+                "description": NOTEBOOK_DESCRIPTION,
+                **evaluator.notebook_metrics(),
+            },
             "standard": {
                 "description": STANDARD_DESCRIPTION,
                 "users_sampled": len(users) < n_users,
@@ -89,10 +92,10 @@ def measure(
         "scores": summary,
     }
     logger.info(
-        "%s: seed P@%d %.4f, standard P@%d %.4f",
+        "%s: notebook P@%d %.4f, standard P@%d %.4f",
         label,
         options.top_k,
-        metrics["protocols"]["seed"][f"precision@{options.top_k}"],
+        metrics["protocols"]["notebook"][f"precision@{options.top_k}"],
         options.top_k,
         metrics["protocols"]["standard"][f"precision@{options.top_k}"],
     )
@@ -109,7 +112,7 @@ def evaluate_model_as(label: str) -> Callable[..., dict[str, Any]]:
         test_matrix: sp.csr_matrix,
         evaluation_options: EvaluationOptions,
     ) -> dict[str, Any]:
-        """Metrics of the model under the ``seed`` and ``standard`` protocols."""
+        """Metrics of the model under the ``notebook`` and ``standard`` protocols."""
         return measure(model, train_matrix, test_matrix, evaluation_options, label)
 
     return evaluate_model

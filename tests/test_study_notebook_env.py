@@ -1,5 +1,5 @@
-"""`kedro run --env=seed` end to end on a tiny synthetic MovieLens: NCF is built
-and trained with the seed notebook's settings (``conf/seed/``), on its table of
+"""`kedro run --env=notebook` end to end on a tiny synthetic MovieLens: NCF is built
+and trained with the original notebook's settings (``conf/notebook/``), on its table of
 every user x item pair, and the study finishes (README, "Parameters")."""
 
 from __future__ import annotations
@@ -14,22 +14,22 @@ from ncf_movielens.study import MODELS
 from .support import kedro_in_process, load_json, project_params, version_file
 
 EPOCHS = 2
-#: Two epochs of a few batches leave the seed's NCF nearly untrained on 60 users
-#: (scores spread by about 0.002), so the seed's sanity check (a spread of 0.01,
-#: made for MovieLens) is off; NCF's own settings stay the seed's.
+#: Two epochs of a few batches leave the notebook's NCF nearly untrained on 60 users
+#: (scores spread by about 0.002), so the notebook's sanity check (a spread of 0.01,
+#: made for MovieLens) is off; NCF's own settings stay the notebook's.
 COMMAND = (
-    "kedro run --env=seed --params="
+    "kedro run --env=notebook --params="
     f"ncf.training_options.epochs={EPOCHS},evaluation_options.min_score_std=0.0"
 )
 
 
 @pytest.mark.slow
-def test_seed_environment_trains_ncf_on_every_pair(study):
+def test_notebook_environment_trains_ncf_on_every_pair(study):
     kedro_in_process(study, COMMAND)
-    seed = project_params("seed")
-    options = seed["ncf"]["training_options"]
+    notebook = project_params("notebook")
+    options = notebook["ncf"]["training_options"]
     assert options["sampling"] == "all_pairs"
-    assert seed["reshape_options"]["mode"] == "all_pairs"
+    assert notebook["reshape_options"]["mode"] == "all_pairs"
     data = study / "data"
 
     train = sp.load_npz(version_file(data / "03_primary/ml-100k/train_matrix.npz"))
@@ -51,7 +51,7 @@ def test_seed_environment_trains_ncf_on_every_pair(study):
     ncf = keras.saving.load_model(
         version_file(data / "06_models/ml-100k/ncf_model.keras")
     )
-    dims = seed["ncf"]["model_options"]
+    dims = notebook["ncf"]["model_options"]
     assert ncf.get_layer("mf_user_embedding").output_dim == dims["latent_dim_mf"]
     assert ncf.get_layer("mlp_user_embedding").output_dim == dims["latent_dim_mlp"]
 

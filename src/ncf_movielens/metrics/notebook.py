@@ -1,4 +1,4 @@
-"""The seed notebook's protocol: Keras ``Precision``/``Recall(top_k)`` over the
+"""The original notebook's protocol: Keras ``Precision``/``Recall(top_k)`` over the
 full score matrix, train items kept, counts global over all users."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import scipy.sparse as sp
 
 from ncf_movielens.metrics.ranking import rows_contain, top_k_indices
 
-SEED_DESCRIPTION = (
-    "seed: Keras Precision/Recall(top_k) over the full score matrix, train items "
+NOTEBOOK_DESCRIPTION = (
+    "notebook: Keras Precision/Recall(top_k) over the full score matrix, train items "
     "kept, global counts over all users"
 )
 
 
 @dataclass
-class SeedProtocol:
+class NotebookProtocol:
     r"""Hits in every user's top k (train items included), counted globally.
 
     .. math::
