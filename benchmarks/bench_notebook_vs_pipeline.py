@@ -1,10 +1,10 @@
 """Benchmark (a): the notebook-style reference flow against ``kedro run`` on
 MovieLens 100K, in the same run, repeated; medians and their ratio.
 
-    python benchmarks/bench_seed_vs_pipeline.py --repeats 3
+    python benchmarks/bench_notebook_vs_pipeline.py --repeats 3
 
 Needs the raw cache (``data/01_raw/ml-100k``, made by any ``kedro run``).
-Writes data/08_reporting/benchmarks/seed_vs_pipeline.{json,md} (versioned).
+Writes data/08_reporting/benchmarks/notebook_vs_pipeline.{json,md} (versioned).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def run_reference(u_data: Path) -> dict:
     result = measure(
         [
             sys.executable,
-            str(PROJECT / "benchmarks" / "seed_reference.py"),
+            str(PROJECT / "benchmarks" / "notebook_reference.py"),
             "--u-data",
             str(u_data),
         ],
@@ -93,7 +93,7 @@ def markdown(results: dict) -> str:
         f"# Seed-style reference vs `kedro run` (MovieLens 100K), {results['date']}",
         "",
         f"Medians of {results['repeats']} run(s) each, interleaved in one benchmark run; "
-        "2 CPU cores. Command: `python benchmarks/bench_seed_vs_pipeline.py "
+        "2 CPU cores. Command: `python benchmarks/bench_notebook_vs_pipeline.py "
         f"--repeats {results['repeats']}`.",
         "",
         "| | notebook-style reference | `kedro run` (defaults) | reference / pipeline |",
@@ -140,7 +140,7 @@ def main() -> None:
         / results["pipeline"]["median"]["wall_seconds"]
     )
     text = markdown(results)
-    paths = save_results("seed_vs_pipeline", results, text)
+    paths = save_results("notebook_vs_pipeline", results, text)
     print(text)
     print("saved:", *paths)
 
