@@ -203,13 +203,21 @@ def kedro_in_process(project: Path, command: str) -> None:
 BOOKKEEPING = (str(LOCK_FILE.relative_to("data")), str(RECORDS_DIR.relative_to("data")))
 
 
-def digests(root: Path) -> dict[str, str]:
-    """SHA-256 of every data file under ``root`` (a project's ``data/``), by
-    path relative to it; the run lock and the run records are left out."""
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
+def data_files(root: Path) -> list[Path]:
+    """Every data file under ``root`` (a project's ``data/``), relative to it,
+    sorted; the run lock and the run records are left out."""
+    return sorted(
+        path.relative_to(root)
+        for path in root.rglob("*")
         if path.is_file() and not str(path.relative_to(root)).startswith(BOOKKEEPING)
+    )
+
+
+def digests(root: Path) -> dict[str, str]:
+    """SHA-256 of every data file under ``root`` (``data_files``), by path."""
+    return {
+        str(path): hashlib.sha256((root / path).read_bytes()).hexdigest()
+        for path in data_files(root)
     }
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from .support import (
-    BOOKKEEPING,
     FAST_PARAMS,
+    data_files,
     kedro_in_process,
     make_project,
     ml_1m_files,
@@ -38,11 +38,7 @@ def test_ml_1m_writes_only_under_its_own_folders(tmp_path):
     data = project / "data"
 
     # The run lock and run records are the project's, not a release's.
-    written = sorted(
-        path.relative_to(data)
-        for path in data.rglob("*")
-        if path.is_file() and not str(path.relative_to(data)).startswith(BOOKKEEPING)
-    )
+    written = data_files(data)
     assert written
     outside = [path for path in written if path.parts[1] != "ml-1m"]
     assert not outside, f"written outside the ml-1m folders: {outside}"

@@ -15,16 +15,16 @@ other parameters and no half-written version is ever loaded.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
+
+from ncf_movielens.files import write_atomically
 
 #: The lock file and the run records, relative to the project folder.
 LOCK_FILE = Path("data/.kedro_run.lock")
@@ -117,16 +117,9 @@ class RunRecord:
 
     def add(self, dataset: str, entry: Mapping[str, Any]) -> None:
         self.content["datasets"][dataset] = dict(entry)
-        write_atomically(self.path, json.dumps(self.content, indent=1, default=str))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8"
-    ) as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
+        write_atomically(
+            self.path, json.dumps(self.content, indent=1, default=str).encode()
+        )
 
 
 # --- Parameters ------------------------------------------------------------------
@@ -202,11 +195,6 @@ def nodes_taking(project: Path, key: str, dataset: str, version: str) -> set[str
 
 def remove_version(version_dir: Path) -> bool:
     """Remove a half-written version folder; True when there was one."""
-    if not version_dir.exists():
-        return False
-    with contextlib.suppress(FileNotFoundError):
-        if version_dir.is_dir():
-            shutil.rmtree(version_dir)
-        else:
-            version_dir.unlink()
-    return True
+    existed = version_dir.exists()
+    shutil.rmtree(version_dir, ignore_errors=True)
+    return existed

@@ -16,7 +16,6 @@ import hashlib
 import http.client
 import io
 import logging
-import os
 import re
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ncf_movielens.files import write_atomically
 from ncf_movielens.movielens.variants import GENRES, ML100K_U_DATA_SHA256, VARIANTS
 
 logger = logging.getLogger(__name__)
@@ -111,18 +111,6 @@ def _read_manifest(manifest: Path) -> dict[str, str]:
     return expected
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is ordinary data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_cache(cache_dir: Path, files: RawFiles) -> None:
     """Write each file to a temporary name beside it, then rename it into place,
     with a ``SHA256SUMS`` manifest.
@@ -133,9 +121,9 @@ def write_cache(cache_dir: Path, files: RawFiles) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
     names = list(files)
     manifest = "".join(f"{sha256(files[n])}  {n}\n" for n in names)
-    _write_atomically(cache_dir / MANIFEST, manifest.encode())
+    write_atomically(cache_dir / MANIFEST, manifest.encode())
     for name in [*names[1:], names[0]]:
-        _write_atomically(cache_dir / name, files[name])
+        write_atomically(cache_dir / name, files[name])
 
 
 def files_from_zip(
