@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from ncf_movielens import scoring
 from ncf_movielens.models.ease import EASE
+from ncf_movielens.models.ials import IALSRecommender
 from ncf_movielens.models.lightfm import LightFMRecommender
 from ncf_movielens.models.most_popular import MostPopular
 from ncf_movielens.models.neumf import NeuMF
@@ -48,7 +49,7 @@ SPARSE = (
     sp.coo_array,
 )
 #: Every model class of the study: each scores users itself.
-RECOMMENDERS = (NeuMF, LightFMRecommender, MostPopular, EASE)
+RECOMMENDERS = (NeuMF, LightFMRecommender, IALSRecommender, MostPopular, EASE)
 
 
 def users_by_items(shape: tuple[int, ...]) -> bool:

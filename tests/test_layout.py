@@ -156,6 +156,7 @@ def test_the_catalog_pickles_the_models_it_should():
     assert pickled_outputs() == {
         "ncf": ["ncf.other_seed_models"],
         "lightfm": ["lightfm.model", "lightfm.other_seed_models"],
+        "ials": ["ials.model", "ials.other_seed_models"],
         "most_popular": ["most_popular.model"],
         "ease": ["ease.model"],
     }

@@ -18,13 +18,17 @@ from ncf_movielens.study import MODELS
 
 from .support import FAST_PARAMS, PROJECT, make_project
 
-#: Lines that third-party libraries print on their own, each allowed at most once.
+#: Lines that third-party libraries print on their own, and how often each may
+#: show in one run: once, except the two that TensorFlow 2.21's import prints
+#: once per native library it loads that logs before absl is set up (the core
+#: and, on CPUs where oneDNN is on, its profiler plugin: twice on AVX-512
+#: machines, seen 2026-12-02), whatever TF_CPP_MIN_LOG_LEVEL says.
 NOTICES = {
-    "absl's preamble": "All log messages before absl::InitializeLog()",
-    "TensorFlow's CPU instructions": "This TensorFlow binary is optimized",
-    "TensorFlow's oneDNN": "oneDNN custom operations are on",
-    "OmegaConf's deprecation": "register_new_resolver() is deprecated",
-    "kedro-viz's sliced run": "Workflow tracking is disabled",
+    "absl's preamble": ("All log messages before absl::InitializeLog()", 2),
+    "TensorFlow's CPU instructions": ("This TensorFlow binary is optimized", 1),
+    "TensorFlow's oneDNN": ("oneDNN custom operations are on", 2),
+    "OmegaConf's deprecation": ("register_new_resolver() is deprecated", 1),
+    "kedro-viz's sliced run": ("Workflow tracking is disabled", 1),
 }
 #: Loggers of lines that only the verbose log shows, and those lines' level.
 HIDDEN_BY_DEFAULT = {
@@ -66,8 +70,8 @@ def test_the_default_log_of_the_study_is_short(tmp_path, raw_files):
     assert len(lines) <= 50, log
     assert not [line for line in lines if "Loading data" in line], log
     assert not [line for line in lines if "Saving data" in line], log
-    for notice, text in NOTICES.items():
-        assert log.count(text) <= 1, f"{notice}:\n{log}"
+    for notice, (text, most) in NOTICES.items():
+        assert log.count(text) <= most, f"{notice}:\n{log}"
     assert "━" not in log  # no progress bar when stdout is not a terminal
     # What each step found is still there.
     assert "Split " in log and "NCF trained " in log and "Model comparison" in log

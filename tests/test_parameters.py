@@ -103,11 +103,6 @@ BAD_PARAMETERS: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
         {},
         ["ncf.training_options.validation_split = 1.0", "less than 1"],
     ),
-    "validation split 0": (
-        {"ncf": {"training_options": {"validation_split": 0.0}}},
-        {},
-        ["ncf.training_options.validation_split = 0.0", "greater than 0"],
-    ),
     "unknown sampling": (
         {"ncf": {"training_options": {"sampling": "some"}}},
         {},
@@ -195,6 +190,58 @@ BAD_PARAMETERS: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
             "valid number",
             "(in conf/local/parameters.yml)",
         ],
+    ),
+    "a search space naming a field the model lacks": (
+        {},
+        {
+            "tuning": {
+                "ncf": {
+                    "space": {
+                        "model_options": {
+                            "latent_dims": {
+                                "type": "int",
+                                "low": 1,
+                                "high": 2,
+                                "log": False,
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        [
+            "tuning.ncf.space.model_options.latent_dims",
+            "ncf's model_options has no field 'latent_dims'",
+            "(in conf/local/parameters.yml)",
+        ],
+    ),
+    "an unknown kind of dimension": (
+        {},
+        {
+            "tuning": {
+                "ease": {
+                    "space": {
+                        "model_options": {
+                            "l2": {"type": "uniform", "low": 1, "high": 2}
+                        }
+                    }
+                }
+            }
+        },
+        ["tuning.ease.space.model_options.l2", "uniform", "conf/local/parameters.yml"],
+    ),
+    "a heartbeat slower than its grace period": (
+        {"tuning": {"study": {"heartbeat_interval": 60}}},
+        {},
+        [
+            "tuning.study.grace_period: 30 must be above heartbeat_interval 60",
+            "(in conf/base/parameters_tuning.yml)",
+        ],
+    ),
+    "a validation share of 1": (
+        {"validation_options": {"share": 1.0}},
+        {},
+        ["validation_options.share = 1.0", "less than 1", "--params"],
     ),
     "--params wins over the file that it overrides": (
         {"evaluation_options": {"curve_k": 0}},

@@ -35,6 +35,12 @@ ELSEWHERE = {
         "tests/test_slicing.py::test_load_versions_pins_an_older_model"
     ),
     "kedro viz build --include-previews": "tests/test_viz_browser.py (static_build)",
+    "kedro run --pipelines=tuning": (
+        "tests/test_tuning_run.py (with a budget of 2 and then 3 trials)"
+    ),
+    "optuna studies --storage sqlite:///data/09_tuning/optuna.db": (
+        "tests/test_tuning_run.py::test_tuning_run_tunes_each_model_and_resumes"
+    ),
     "jupytext --to ipynb notebooks/ncf_movielens_study.py && jupyter execute "
     "--inplace notebooks/ncf_movielens_study.ipynb": (
         "tests/test_notebook.py (the same notebook, executed with nbclient)"
@@ -43,6 +49,15 @@ ELSEWHERE = {
 #: Not run by any test, and why.
 NOT_RUN = {
     "kedro viz run": "a server until stopped; tests/test_viz_browser.py starts it",
+    "optuna-dashboard sqlite:///data/09_tuning/optuna.db": (
+        "a server until stopped; the storage it opens is read in "
+        "tests/test_tuning_run.py"
+    ),
+    "kedro run --pipelines=tuning --params=tuning.study.storage="
+    "postgresql://optuna@db-host/optuna": (
+        "needs a PostgreSQL server; two processes filling one study through a "
+        "shared storage: tests/tuning/test_studies.py"
+    ),
     "tensorboard --logdir data/07_model_output/ml-100k/ncf_tensorboard": (
         "a server until stopped; the logs it reads are checked in tests/test_runs.py"
     ),

@@ -62,6 +62,7 @@ EVERYTHING = (
     | REPORTS
     | _model("ncf", seeds=True)
     | _model("lightfm", seeds=True)
+    | _model("ials", seeds=True)
     | _model("most_popular")
     | _model("ease")
     | {"ncf_training_history"}

@@ -34,6 +34,7 @@ from ncf_movielens.runs import (
     parameter_value,
     remove_version,
 )
+from ncf_movielens.tuning.storage import resolve_storage
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +294,8 @@ class RunIntegrity:
 
 
 class ProjectPaths:
-    """Relative paths in parameters (NCF's ``tensorboard_log_dir``) resolved
+    """Relative paths in parameters (NCF's ``tensorboard_log_dir``, the
+    tuning's SQLite or journal ``storage``) resolved
     from the project folder, as Kedro resolves the catalog's, never from the
     working directory: a run started in a subfolder writes under the
     project's ``data/``."""
@@ -311,6 +313,11 @@ class ProjectPaths:
                 changed[name] = _with(
                     value, "tensorboard_log_dir", str(self._project / log_dir)
                 )
+            storage = _get(value, "storage")  # the tuning's Optuna storage
+            if isinstance(storage, str):
+                resolved = resolve_storage(storage, self._project)
+                if resolved != storage:
+                    changed[name] = _with(value, "storage", resolved)
         return changed or None
 
 

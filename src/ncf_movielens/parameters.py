@@ -178,7 +178,9 @@ class NCFTrainingOptions(_Group):
     epochs: PositiveInt
     batch_size: PositiveInt
     learning_rate: PositiveFloat
-    validation_split: Annotated[float, Field(gt=0, lt=1)]
+    #: share of the shuffled positives held out for val_loss and early stopping;
+    #: 0: train on every positive for exactly `epochs` (the tuned retrain)
+    validation_split: Annotated[float, Field(ge=0, lt=1)]
     early_stopping_patience: NonNegativeInt
     shuffle_each_epoch: bool
     jit_compile: bool
@@ -197,6 +199,8 @@ class LightFMModelOptions(_Group):
     loss: Literal["warp", "bpr", "warp-kos", "logistic"]
     no_components: PositiveInt
     learning_rate: PositiveFloat
+    item_alpha: NonNegativeFloat  # L2 penalty on the item features
+    user_alpha: NonNegativeFloat  # L2 penalty on the user features
 
 
 class LightFMTrainingOptions(_Group):
@@ -218,6 +222,25 @@ class LightFMTrainingOptions(_Group):
 class LightFMParameters(_Group):
     model_options: LightFMModelOptions
     training_options: LightFMTrainingOptions
+
+
+class IALSModelOptions(_Group):
+    factors: PositiveInt
+    regularization: NonNegativeFloat
+    #: implicit's confidence: alpha for an interaction, 1 for a missing pair
+    #: (Hu et al.'s 1 + a is alpha = 1 + a)
+    alpha: PositiveFloat
+    iterations: PositiveInt
+
+
+class IALSTrainingOptions(_Group):
+    seed: NonNegativeInt
+    num_threads: PositiveInt
+
+
+class IALSParameters(_Group):
+    model_options: IALSModelOptions
+    training_options: IALSTrainingOptions
 
 
 class EASEModelOptions(_Group):
@@ -249,6 +272,130 @@ class RecommendOptions(_Group):
         return self
 
 
+# --- Validation split and tuning (parameters_tuning.yml) ---------------------------
+
+
+class ValidationOptions(_Group):
+    """Each user's train positives split into fit and validation, seeded."""
+
+    share: Annotated[float, Field(gt=0, lt=1)]  # of each user's train positives
+    min_fit: PositiveInt  # positives a user keeps in fit, whatever the share
+    seed: NonNegativeInt
+
+
+class IntDimension(_Group):
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool
+
+
+class FloatDimension(_Group):
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _int_is_a_float(cls, value: Any) -> Any:
+        return float(value) if type(value) is int else value
+
+
+class CategoricalDimension(_Group):
+    type: Literal["categorical"]
+    choices: Annotated[list[Any], Field(min_length=1)]
+
+
+Dimension = Annotated[
+    IntDimension | FloatDimension | CategoricalDimension, Field(discriminator="type")
+]
+#: The options groups a search space may change, by group name.
+SpaceGroups = Literal["model_options", "training_options"]
+
+
+class PrunerOptions(_Group):
+    type: Literal["median", "hyperband", "none"]
+    n_startup_trials: NonNegativeInt  # median: trials before any is pruned
+    n_warmup_steps: NonNegativeInt  # median: reports before a trial can be pruned
+
+
+class StudyOptions(_Group):
+    """What every model's study shares: storage, budget, objective, sampler."""
+
+    #: an RDB URL (sqlite:///..., postgresql://..., mysql://...) or the path
+    #: of an Optuna journal file; relative paths are from the project folder
+    storage: Annotated[str, Field(min_length=1)]
+    name_prefix: Annotated[str, Field(min_length=1)]  # study "<prefix>-<model>"
+    n_trials: PositiveInt  # finished (complete or pruned) trials per study
+    timeout: PositiveFloat | None  # seconds per study and run; None: no limit
+    sampler_seed: NonNegativeInt
+    metric: Literal["precision", "recall", "ndcg", "map", "hit_rate", "mrr"]
+    k: PositiveInt
+    enqueue_defaults: bool  # trial 0 of a new study: the model's own defaults
+    heartbeat_interval: PositiveInt  # seconds; RDB storage only
+    grace_period: PositiveInt  # seconds without heartbeat before a trial is failed
+
+    @model_validator(mode="after")
+    def _grace_after_heartbeat(self) -> StudyOptions:
+        if self.grace_period <= self.heartbeat_interval:
+            raise _invalid(
+                "grace_period",
+                f"{self.grace_period} must be above heartbeat_interval "
+                f"{self.heartbeat_interval}, or every running trial looks dead",
+            )
+        return self
+
+
+class ModelTuning(_Group):
+    """One model's study: its search space, the values every trial shares,
+    its pruner and how often a trial reports its validation score."""
+
+    space: dict[SpaceGroups, dict[str, Dimension]]
+    fixed: dict[SpaceGroups, dict[str, Any]]
+    pruner: PrunerOptions
+    report_every: PositiveInt  # epochs between validation scores (NCF, LightFM)
+    patience: PositiveInt  # reports without a better score before a trial stops
+
+
+class TuningParameters(_Group):
+    study: StudyOptions
+    ncf: ModelTuning
+    lightfm: ModelTuning
+    ials: ModelTuning
+    ease: ModelTuning
+
+    @model_validator(mode="after")
+    def _spaces_name_real_fields(self) -> TuningParameters:
+        groups = {
+            "ncf": (NCFModelOptions, NCFTrainingOptions),
+            "lightfm": (LightFMModelOptions, LightFMTrainingOptions),
+            "ials": (IALSModelOptions, IALSTrainingOptions),
+            "ease": (EASEModelOptions, None),
+        }
+        for model, (model_options, training_options) in groups.items():
+            tuning = getattr(self, model)
+            kinds = {
+                "model_options": model_options,
+                "training_options": training_options,
+            }
+            for part in ("space", "fixed"):
+                for group, fields in getattr(tuning, part).items():
+                    kind = kinds[group]
+                    if kind is None:
+                        raise _invalid(
+                            f"{model}.{part}.{group}", f"{model} has no {group}"
+                        )
+                    for name in fields:
+                        if name not in kind.model_fields:
+                            raise _invalid(
+                                f"{model}.{part}.{group}.{name}",
+                                f"{model}'s {group} has no field {name!r} (it has "
+                                f"{', '.join(kind.model_fields)})",
+                            )
+        return self
+
+
 # --- All of them, and the rules across groups ------------------------------------
 
 
@@ -264,8 +411,11 @@ class Parameters(_Group):
     seeds: PositiveInt  # runs per stochastic model
     ncf: NCFParameters
     lightfm: LightFMParameters
+    ials: IALSParameters
     ease: EASEParameters
     recommend: RecommendOptions
+    validation_options: ValidationOptions
+    tuning: TuningParameters
 
     @model_validator(mode="after")
     def _min_rating_on_the_scale(self) -> Parameters:

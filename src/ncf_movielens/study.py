@@ -18,15 +18,34 @@ class StudyModel:
     label: str
     #: rerun with the extra seeds of the ``seeds`` parameter
     stochastic: bool
+    #: the tuned model's row (``kedro run --pipelines=tuning``); None: not tuned
+    tuned_label: str | None = None
+
+    def tuned(self) -> StudyModel:
+        """The model retrained with its study's best parameters."""
+        if self.tuned_label is None:
+            raise ValueError(f"{self.name} is not tuned")
+        return StudyModel(f"{self.name}_tuned", self.tuned_label, self.stochastic)
 
 
 MODELS = (
-    StudyModel("ncf", "NCF (NeuMF)", stochastic=True),
-    StudyModel("lightfm", "LightFM (WARP)", stochastic=True),
+    StudyModel("ncf", "NCF (NeuMF)", stochastic=True, tuned_label="NCF (NeuMF), tuned"),
+    StudyModel(
+        "lightfm", "LightFM (WARP)", stochastic=True, tuned_label="LightFM, tuned"
+    ),
+    StudyModel(
+        "ials", "iALS (implicit)", stochastic=True, tuned_label="iALS (implicit), tuned"
+    ),
     StudyModel("most_popular", "Most popular", stochastic=False),
-    StudyModel("ease", "EASE (lambda 300)", stochastic=False),
+    StudyModel(
+        "ease", "EASE (lambda 300)", stochastic=False, tuned_label="EASE, tuned"
+    ),
 )
-if len({model.label for model in MODELS}) != len(MODELS):
+#: The models with a study (``tuned_label``), and their tuned versions.
+TUNABLE = tuple(model for model in MODELS if model.tuned_label)
+TUNED_MODELS = tuple(model.tuned() for model in TUNABLE)
+_LABELS = [model.label for model in MODELS + TUNED_MODELS]
+if len(set(_LABELS)) != len(_LABELS):
     raise ValueError("every model of the study needs its own label")
 
 

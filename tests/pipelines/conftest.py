@@ -115,6 +115,10 @@ def fitted_models(matrices) -> dict[str, Any]:
             pipelines[model.name],
             {"train_matrix": train, "model_input_table": table},
             ncf=fast_ncf(epochs=2, learning_rate=0.03),
+            # A 30 x 40 matrix's factors shrink to nothing at regularisation
+            # 10 (its top singular value is below it): fewer factors, more
+            # weight on the interactions.
+            ials={"model_options": {"factors": 8, "alpha": 10.0}},
         )
         models[model.name] = outputs[f"{model.name}.model"]
     return models

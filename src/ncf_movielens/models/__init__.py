@@ -4,6 +4,7 @@ and recommendations treat them all alike.
 
 - ``neumf``: NCF (NeuMF), Keras 3: builder, negative sampler, training loop;
 - ``lightfm``: LightFM (WARP);
+- ``ials``: iALS (``implicit``'s CPU ALS);
 - ``ease``: EASE, closed form;
 - ``most_popular``: the non-personalised baseline.
 

@@ -4,6 +4,7 @@ in the notebook, wrapped so that it scores users like every model of the study."
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,12 +36,18 @@ def fit_lightfm(
     train_matrix: sp.csr_matrix,
     model_options: LightFMModelOptions,
     training_options: LightFMTrainingOptions,
+    epoch_end: Callable[[int, LightFMRecommender], bool] | None = None,
 ) -> LightFMRecommender:
-    """Fit LightFM on the users x items interactions (no side features)."""
+    """Fit LightFM on the users x items interactions (no side features).
+
+    ``epoch_end``, if given, runs after every epoch with (epochs done, the
+    model so far) and stops the fit when it returns True."""
     model = LightFM(
         no_components=model_options.no_components,
         loss=model_options.loss,
         learning_rate=model_options.learning_rate,
+        item_alpha=model_options.item_alpha,
+        user_alpha=model_options.user_alpha,
         random_state=training_options.seed,
     )
     logger.info(
@@ -50,9 +57,22 @@ def fit_lightfm(
         training_options.epochs,
         train_matrix.nnz,
     )
-    model.fit(
-        sp.coo_matrix(train_matrix, dtype="float32"),
-        epochs=training_options.epochs,
-        num_threads=training_options.num_threads,
-    )
-    return LightFMRecommender(model)
+    interactions = sp.coo_matrix(train_matrix, dtype="float32")
+    if epoch_end is None:
+        model.fit(
+            interactions,
+            epochs=training_options.epochs,
+            num_threads=training_options.num_threads,
+        )
+        return LightFMRecommender(model)
+    # fit() is a reset and then fit_partial() over every epoch: the same
+    # epochs, one call at a time.
+    model._reset_state()
+    recommender = LightFMRecommender(model)
+    for epoch in range(1, training_options.epochs + 1):
+        model.fit_partial(
+            interactions, epochs=1, num_threads=training_options.num_threads
+        )
+        if epoch_end(epoch, recommender):
+            break
+    return recommender

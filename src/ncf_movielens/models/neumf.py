@@ -10,6 +10,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -249,13 +250,13 @@ def _training_data(
         users[train], items[train], train_matrix, negatives, batch_size, seed,
         full_batches_only=full_batches,
     )  # fmt: skip
+    if len(val) == 0:
+        return {"x": sampler}, sampler.rows_per_epoch, 0
     held_out = NegativeSampler(
         users[val], items[val], train_matrix, negatives, batch_size, seed + 1,
         resample=False, full_batches_only=full_batches,
     )  # fmt: skip
     fit_args = {"x": sampler, "validation_data": held_out}
-    if len(val) == 0:
-        del fit_args["validation_data"]
     return fit_args, sampler.rows_per_epoch, held_out.rows_per_epoch
 
 
@@ -287,6 +288,23 @@ class _Throughput(keras.callbacks.Callback):
             logs.get("val_loss", float("nan")),
             self.rates[-1],
         )
+
+
+#: Called after each epoch with (epochs done, the model); True stops training.
+EpochEnd = Callable[[int, "NeuMF"], bool]
+
+
+class _EpochEnd(keras.callbacks.Callback):
+    """Runs an ``EpochEnd`` function (the tuning's validation ranking, say)
+    after each epoch and stops the training when it returns True."""
+
+    def __init__(self, epoch_end: EpochEnd) -> None:
+        super().__init__()
+        self._epoch_end = epoch_end
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self._epoch_end(epoch + 1, self.model):
+            self.model.stop_training = True
 
 
 class _EpochBar(keras.callbacks.Callback):
@@ -344,6 +362,7 @@ def train_neumf(
     train_matrix: sp.csr_matrix,
     model_options: NCFModelOptions,
     training_options: NCFTrainingOptions,
+    epoch_end: EpochEnd | None = None,
 ) -> tuple[NeuMF, dict[str, Any]]:
     """Build NeuMF for the matrix's users and items and fit it.
 
@@ -352,6 +371,7 @@ def train_neumf(
     ``negative`` takes the table's positives and draws ``negatives`` unobserved
     items per positive, anew each epoch. Returns the trained model and its
     history (per-epoch metrics, whether EarlyStopping stopped it, throughput).
+    ``epoch_end``, if given, runs after every epoch and may stop the training.
 
     A NaN or infinite loss raises ``DegenerateModelError``; on any failure,
     interruptions included, this run's TensorBoard folder is removed.
@@ -374,6 +394,8 @@ def train_neumf(
     )
     throughput = _Throughput(train_rows)
     callbacks: list[keras.callbacks.Callback] = [throughput]
+    if epoch_end is not None:
+        callbacks.append(_EpochEnd(epoch_end))
     if sys.stdout.isatty():
         callbacks.append(_EpochBar(options.epochs))
     if val_rows:

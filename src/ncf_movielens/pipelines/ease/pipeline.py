@@ -6,13 +6,19 @@ from ncf_movielens.study import StudyModel
 
 from .nodes import train_model
 
+#: The option input of the training node: the model's parameters, or (for the
+#: tuned model) a dataset of its namespace that a node before it makes.
+PARAMETERS = ("params:model_options",)
 
-def create_pipeline(model: StudyModel, **kwargs) -> Pipeline:
+
+def create_pipeline(
+    model: StudyModel, options: tuple[str, ...] = PARAMETERS, **kwargs
+) -> Pipeline:
     return Pipeline(
         [
             node(
                 train_model,
-                inputs=["train_matrix", "params:model_options"],
+                inputs=["train_matrix", *options],
                 outputs="model",
                 name="train_model",
             )

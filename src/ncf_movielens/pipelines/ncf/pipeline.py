@@ -6,10 +6,16 @@ from ncf_movielens.study import StudyModel
 
 from .nodes import train_model, train_other_seeds
 
+#: The option inputs of the training nodes: the model's parameters, or (for a
+#: tuned model) datasets of its namespace that a node before them makes.
+PARAMETERS = ("params:model_options", "params:training_options")
 
-def create_pipeline(model: StudyModel, **kwargs) -> Pipeline:
+
+def create_pipeline(
+    model: StudyModel, options: tuple[str, ...] = PARAMETERS, **kwargs
+) -> Pipeline:
     data = ["model_input_table", "train_matrix"]
-    options = ["params:model_options", "params:training_options"]
+    options = list(options)
     nodes = [
         node(
             train_model,

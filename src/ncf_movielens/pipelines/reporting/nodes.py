@@ -105,6 +105,59 @@ def compare_models(
     return comparison, table.reset_index(), _markdown(summary, protocols)
 
 
+def summarise_tuning(*best_parameters: dict[str, Any]) -> dict[str, Any]:
+    """Each study's objective, best validation score, trials, time and best
+    values (the searched ones, and the epochs picked on validation), by
+    study name."""
+    summary = {}
+    for best in best_parameters:
+        chosen = dict(best["best_params"])
+        if best["best_user_attrs"].get("epochs"):
+            chosen["epochs"] = best["best_user_attrs"]["epochs"]
+        summary[best["study"]] = {
+            "objective": best["objective"],
+            "best_value": best["best_value"],
+            "best_trial": best["best_trial"],
+            "trials": best["trials"],
+            "seconds_this_run": best["seconds_this_run"],
+            "seconds_all_trials": best["seconds_all_trials"],
+            "best": chosen,
+        }
+    return summary
+
+
+def _value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def compare_with_tuning(
+    tuning_summary: dict[str, Any], *model_metrics: dict[str, Any] | list[dict]
+) -> tuple[dict[str, Any], pd.DataFrame, str]:
+    """``compare_models``, with each study's best values and budget in the
+    JSON and as a last Markdown section."""
+    comparison, table, markdown = compare_models(*model_metrics)
+    comparison["tuning"] = tuning_summary
+    lines = [
+        "## Tuning",
+        "",
+        "Each study chose its values on a validation split carved from train "
+        "(never the test set); the tuned rows above are retrained on the whole "
+        "train matrix with them.",
+        "",
+        "| study | validation | best trial | trials | seconds | best values |",
+        "|---|---|---|---|---|---|",
+    ]
+    for study, entry in tuning_summary.items():
+        trials = ", ".join(f"{n} {state}" for state, n in entry["trials"].items())
+        best = ", ".join(f"{k}={_value(v)}" for k, v in entry["best"].items())
+        lines.append(
+            f"| {study} | {entry['objective']} {entry['best_value']:.4f} | "
+            f"{entry['best_trial']} | {trials} | {entry['seconds_all_trials']:.0f} "
+            f"| {best} |"
+        )
+    return comparison, table, markdown + "\n" + "\n".join(lines) + "\n"
+
+
 def plot_comparison(
     ncf_training_history: dict[str, Any], *model_metrics: dict[str, Any]
 ) -> Figure:

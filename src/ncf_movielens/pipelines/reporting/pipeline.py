@@ -5,19 +5,41 @@ from kedro.pipeline import Pipeline, node
 
 from ncf_movielens.study import StudyModel
 
-from .nodes import compare_models, plot_comparison
+from .nodes import (
+    compare_models,
+    compare_with_tuning,
+    plot_comparison,
+    summarise_tuning,
+)
 
 
-def create_pipeline(models: tuple[StudyModel, ...], **kwargs) -> Pipeline:
+def create_pipeline(
+    models: tuple[StudyModel, ...], tuned: tuple[str, ...] = (), **kwargs
+) -> Pipeline:
+    """The comparison of ``models``; with ``tuned`` (the names of the tuned
+    base models), also each study's summary."""
     metrics = [f"{model.name}_metrics" for model in models]
     seed_metrics = [
         f"{model.name}_seed_metrics" for model in models if model.stochastic
     ]
+    compare: list = [compare_models, metrics + seed_metrics]
+    nodes = []
+    if tuned:
+        nodes.append(
+            node(
+                summarise_tuning,
+                inputs=[f"{name}_best_parameters" for name in tuned],
+                outputs="tuning_summary",
+                name="summarise_tuning",
+            )
+        )
+        compare = [compare_with_tuning, ["tuning_summary", *metrics, *seed_metrics]]
     return Pipeline(
         [
+            *nodes,
             node(
-                compare_models,
-                inputs=metrics + seed_metrics,
+                compare[0],
+                inputs=compare[1],
                 outputs=[
                     "model_comparison",
                     "model_comparison_table",
