@@ -317,7 +317,7 @@ SpaceGroups = Literal["model_options", "training_options"]
 class PrunerOptions(_Group):
     type: Literal["median", "hyperband", "none"]
     n_startup_trials: NonNegativeInt  # median: trials before any is pruned
-    n_warmup_steps: NonNegativeInt  # median: reports before a trial can be pruned
+    n_warmup_steps: NonNegativeInt  # median: no pruning at steps (epochs) below this
 
 
 class StudyOptions(_Group):
