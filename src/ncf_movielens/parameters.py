@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -367,33 +368,54 @@ class TuningParameters(_Group):
 
     @model_validator(mode="after")
     def _spaces_name_real_fields(self) -> TuningParameters:
-        groups = {
-            "ncf": (NCFModelOptions, NCFTrainingOptions),
-            "lightfm": (LightFMModelOptions, LightFMTrainingOptions),
-            "ials": (IALSModelOptions, IALSTrainingOptions),
-            "ease": (EASEModelOptions, None),
-        }
-        for model, (model_options, training_options) in groups.items():
+        for model, kinds in TUNABLE_OPTIONS.items():
             tuning = getattr(self, model)
-            kinds = {
-                "model_options": model_options,
-                "training_options": training_options,
-            }
             for part in ("space", "fixed"):
-                for group, fields in getattr(tuning, part).items():
-                    kind = kinds[group]
-                    if kind is None:
-                        raise _invalid(
-                            f"{model}.{part}.{group}", f"{model} has no {group}"
-                        )
-                    for name in fields:
-                        if name not in kind.model_fields:
-                            raise _invalid(
-                                f"{model}.{part}.{group}.{name}",
-                                f"{model}'s {group} has no field {name!r} (it has "
-                                f"{', '.join(kind.model_fields)})",
-                            )
+                errors = option_field_errors(model, getattr(tuning, part), kinds)
+                if errors:
+                    key, problem = errors[0]
+                    raise _invalid(f"{model}.{part}.{key}", problem)
         return self
+
+
+#: Each tunable model's option groups and their schemas: what a search space
+#: or a study's fixed values may name, and what a tuned retrain reads back.
+TUNABLE_OPTIONS: dict[str, dict[str, type[_Group]]] = {
+    "ncf": {"model_options": NCFModelOptions, "training_options": NCFTrainingOptions},
+    "lightfm": {
+        "model_options": LightFMModelOptions,
+        "training_options": LightFMTrainingOptions,
+    },
+    "ials": {
+        "model_options": IALSModelOptions,
+        "training_options": IALSTrainingOptions,
+    },
+    "ease": {"model_options": EASEModelOptions},
+}
+
+
+def option_field_errors(
+    model: str, groups: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, type]
+) -> list[tuple[str, str]]:
+    """(``group.field`` key, problem) for each group or field of ``groups``
+    that ``model``'s option groups (``kinds``, group -> schema) lack."""
+    errors = []
+    for group, fields in groups.items():
+        if group not in kinds:
+            errors.append(
+                (group, f"{model} has no {group} (it has {', '.join(kinds)})")
+            )
+            continue
+        known = kinds[group].model_fields
+        errors += [
+            (
+                f"{group}.{name}",
+                f"{model}'s {group} has no field {name!r} (it has {', '.join(known)})",
+            )
+            for name in fields
+            if name not in known
+        ]
+    return errors
 
 
 # --- All of them, and the rules across groups ------------------------------------

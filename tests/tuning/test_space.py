@@ -7,7 +7,11 @@ import optuna
 import pytest
 from pydantic import ValidationError
 
-from ncf_movielens.parameters import NCFModelOptions, NCFTrainingOptions
+from ncf_movielens.parameters import (
+    TUNABLE_OPTIONS,
+    NCFModelOptions,
+    NCFTrainingOptions,
+)
 from ncf_movielens.tuning import space as spaces
 from ncf_movielens.tuning.objectives import _trial_options
 from tests.support import project_params
@@ -23,9 +27,7 @@ def ncf_options():
 
 
 def test_every_model_space_names_real_fields(tuning_params):
-    from ncf_movielens.tuning.objectives import _option_types  # noqa: PLC0415
-
-    for model, types in _option_types().items():
+    for model, types in TUNABLE_OPTIONS.items():
         tuning = getattr(tuning_params, model)
         fields = {group: kind.model_construct() for group, kind in types.items()}
         spaces.check_space(tuning.space, fields, model)

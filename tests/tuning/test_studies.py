@@ -15,6 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from ncf_movielens.parameters import (
+    TUNABLE_OPTIONS,
     EASEModelOptions,
     LightFMModelOptions,
     LightFMTrainingOptions,
@@ -28,7 +29,7 @@ from tests.tuning.study_worker import open_test_study
 
 def _options(model: str, **training):
     params = project_params()[model]
-    kinds = objectives._option_types()[model]
+    kinds = TUNABLE_OPTIONS[model]
     options = {
         group: kind.model_validate(params[group]) for group, kind in kinds.items()
     }

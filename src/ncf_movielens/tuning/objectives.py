@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import optuna
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel
 
+from ncf_movielens.interactions import positive_rows
 from ncf_movielens.models import Recommender
 from ncf_movielens.models.checks import DegenerateModelError
-from ncf_movielens.parameters import ModelTuning, StudyOptions
+from ncf_movielens.parameters import TUNABLE_OPTIONS, ModelTuning, StudyOptions
 from ncf_movielens.tuning import space as spaces
 from ncf_movielens.tuning import studies
 from ncf_movielens.tuning.storage import shown_storage
@@ -107,18 +107,6 @@ def _ncf_changes(changes: spaces.Changes, options: Options) -> spaces.Changes:
     return {**changes, "model_options": model}
 
 
-def _positives_table(matrix: sp.csr_matrix) -> pd.DataFrame:
-    coo = sp.coo_matrix(matrix)
-    order = np.lexsort((coo.col, coo.row))
-    return pd.DataFrame(
-        {
-            "user_id": coo.row[order].astype(np.int32),
-            "item_id": coo.col[order].astype(np.int32),
-            "interaction": np.ones(coo.nnz, dtype=np.int8),
-        }
-    )
-
-
 def _fit_ncf(matrix: sp.csr_matrix, options: Options, epoch_end: EpochEnd):
     import keras  # noqa: PLC0415 - TensorFlow only when NCF is tuned
 
@@ -126,7 +114,7 @@ def _fit_ncf(matrix: sp.csr_matrix, options: Options, epoch_end: EpochEnd):
 
     keras.backend.clear_session()  # the last trial's graphs go
     model, history = train_neumf(
-        _positives_table(matrix),
+        positive_rows(matrix),
         matrix,
         options["model_options"],
         options["training_options"],
@@ -177,9 +165,10 @@ EPOCH_MODELS = frozenset({"ncf", "lightfm"})
 def _trial_options(
     model: str, options: Options, tuning: ModelTuning, changes: spaces.Changes
 ) -> Options:
+    fixed = spaces.apply(options, tuning.fixed)
     if model == "ncf":
-        changes = _ncf_changes(changes, spaces.apply(options, tuning.fixed))
-    return spaces.apply(options, tuning.fixed, changes)
+        changes = _ncf_changes(changes, fixed)
+    return spaces.apply(fixed, changes)
 
 
 @contextlib.contextmanager
@@ -360,29 +349,9 @@ def tune_model(
     return best, trials
 
 
-def _option_types() -> dict[str, dict[str, type[BaseModel]]]:
-    from ncf_movielens import parameters as p  # noqa: PLC0415
-
-    return {
-        "ncf": {
-            "model_options": p.NCFModelOptions,
-            "training_options": p.NCFTrainingOptions,
-        },
-        "lightfm": {
-            "model_options": p.LightFMModelOptions,
-            "training_options": p.LightFMTrainingOptions,
-        },
-        "ials": {
-            "model_options": p.IALSModelOptions,
-            "training_options": p.IALSTrainingOptions,
-        },
-        "ease": {"model_options": p.EASEModelOptions},
-    }
-
-
 def tuned_options(model: str, best_parameters: Mapping[str, Any]) -> Options:
     """The option groups saved in ``best_parameters`` (``tune_model``'s
     output), validated by ``model``'s schemas, in the schema's order."""
-    types = _option_types()[model]
+    types = TUNABLE_OPTIONS[model]
     saved = best_parameters["parameters"]
     return {group: kind.model_validate(saved[group]) for group, kind in types.items()}

@@ -21,6 +21,7 @@ from ncf_movielens.parameters import (
     Dimension,
     FloatDimension,
     IntDimension,
+    option_field_errors,
 )
 
 Space = Mapping[str, Mapping[str, Dimension]]
@@ -42,29 +43,17 @@ def _decode(value: Any, dimension: CategoricalDimension) -> Any:
     return value
 
 
-def parameter_name(group: str, field: str) -> str:
-    """The trial parameter's name: the field's, unique across a model's groups
-    (checked by ``check_space``)."""
-    return field
-
-
 def check_space(space: Space, options: Mapping[str, BaseModel], model: str) -> None:
     """Refuse a space that names a group or a field ``options`` lacks, or the
-    same field in two groups."""
+    same field in two groups (a trial parameter is named by its field)."""
+    kinds = {group: type(value) for group, value in options.items()}
+    errors = option_field_errors(model, space, kinds)
+    if errors:
+        key, problem = errors[0]
+        raise SpaceError(f"tuning.{model}.space.{key}: {problem}")
     seen: dict[str, str] = {}
     for group, dimensions in space.items():
-        if group not in options:
-            raise SpaceError(
-                f"tuning.{model}.space.{group}: {model} has no {group} "
-                f"(it has {', '.join(options)})"
-            )
-        fields = type(options[group]).model_fields
         for field in dimensions:
-            if field not in fields:
-                raise SpaceError(
-                    f"tuning.{model}.space.{group}.{field}: {model}'s {group} has "
-                    f"no field {field!r} (it has {', '.join(fields)})"
-                )
             if field in seen:
                 raise SpaceError(
                     f"tuning.{model}.space: {field!r} is in both {seen[field]} "
@@ -78,18 +67,17 @@ def suggest(trial: optuna.Trial, space: Space) -> Changes:
     changes: Changes = {}
     for group, dimensions in space.items():
         for field, dimension in dimensions.items():
-            name = parameter_name(group, field)
             if isinstance(dimension, IntDimension):
                 value = trial.suggest_int(
-                    name, dimension.low, dimension.high, log=dimension.log
+                    field, dimension.low, dimension.high, log=dimension.log
                 )
             elif isinstance(dimension, FloatDimension):
                 value = trial.suggest_float(
-                    name, dimension.low, dimension.high, log=dimension.log
+                    field, dimension.low, dimension.high, log=dimension.log
                 )
             else:
                 encoded = [_encode(choice) for choice in dimension.choices]
-                value = _decode(trial.suggest_categorical(name, encoded), dimension)
+                value = _decode(trial.suggest_categorical(field, encoded), dimension)
             changes.setdefault(group, {})[field] = value
     return changes
 
@@ -99,10 +87,9 @@ def changes_of(params: Mapping[str, Any], space: Space) -> Changes:
     changes: Changes = {}
     for group, dimensions in space.items():
         for field, dimension in dimensions.items():
-            name = parameter_name(group, field)
-            if name not in params:
+            if field not in params:
                 continue
-            value = params[name]
+            value = params[field]
             if isinstance(dimension, CategoricalDimension):
                 value = _decode(value, dimension)
             changes.setdefault(group, {})[field] = value
@@ -129,7 +116,7 @@ def in_space(options: Mapping[str, BaseModel], space: Space) -> dict[str, Any]:
                 value = _encode(value)
             elif not dimension.low <= value <= dimension.high:
                 continue
-            params[parameter_name(group, field)] = value
+            params[field] = value
     return params
 
 

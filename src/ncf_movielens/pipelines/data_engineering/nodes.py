@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ncf_movielens.interactions import positive_rows
 from ncf_movielens.movielens.fetch import RawFiles
 from ncf_movielens.movielens.movies import check_covers_ratings, read_movies
 from ncf_movielens.movielens.ratings import read_ratings
@@ -173,25 +174,23 @@ def matrix_to_long(
     ``all_pairs`` has users x items rows: it is refused above
     ``reshape_options.max_pairs`` of them.
     """
+    if reshape_options.mode == "positives":
+        return positive_rows(matrix)
     coo = sp.coo_matrix(matrix)
     n_users, n_items = coo.shape
-    if reshape_options.mode == "positives":
-        order = np.lexsort((coo.col, coo.row))
-        users, items = coo.row[order], coo.col[order]
-        labels = np.ones(len(users), dtype=np.int8)
-    else:  # all_pairs
-        limit = reshape_options.max_pairs
-        if n_users * n_items > limit:
-            raise ParameterError(
-                "reshape_options.mode 'all_pairs' needs one row per user x item: "
-                f"{n_users:,} x {n_items:,} = {n_users * n_items:,} pairs, above "
-                f"reshape_options.max_pairs = {limit:,}. Use mode 'positives' "
-                "(NCF samples its negatives) or raise max_pairs."
-            )
-        users = np.repeat(np.arange(n_users, dtype=np.int32), n_items)
-        items = np.tile(np.arange(n_items, dtype=np.int32), n_users)
-        labels = np.zeros(n_users * n_items, dtype=np.int8)
-        labels[coo.row.astype(np.int64) * n_items + coo.col] = 1
+    # all_pairs
+    limit = reshape_options.max_pairs
+    if n_users * n_items > limit:
+        raise ParameterError(
+            "reshape_options.mode 'all_pairs' needs one row per user x item: "
+            f"{n_users:,} x {n_items:,} = {n_users * n_items:,} pairs, above "
+            f"reshape_options.max_pairs = {limit:,}. Use mode 'positives' "
+            "(NCF samples its negatives) or raise max_pairs."
+        )
+    users = np.repeat(np.arange(n_users, dtype=np.int32), n_items)
+    items = np.tile(np.arange(n_items, dtype=np.int32), n_users)
+    labels = np.zeros(n_users * n_items, dtype=np.int8)
+    labels[coo.row.astype(np.int64) * n_items + coo.col] = 1
     return pd.DataFrame(
         {
             "user_id": users.astype(np.int32),
