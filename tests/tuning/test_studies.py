@@ -196,17 +196,26 @@ def test_a_study_of_only_diverged_trials_is_an_error(
 
 def test_a_killed_study_resumes_with_its_trial_numbers(tmp_path):
     storage = f"sqlite:///{tmp_path / 'killed.db'}"
-    worker = _worker(storage, 8, 0.5)
+    # Trials of 2 s: the kill lands inside a trial's objective, after its
+    # first heartbeat. Optuna never fails a trial killed between its creation
+    # and its first heartbeat (no heartbeat, never stale), so a kill at a
+    # trial boundary would leave it RUNNING (harmless: budgets count only
+    # finished trials) and this test would be flaky.
+    worker = _worker(storage, 8, 2.0)
     study = None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.2)
         try:
             study = open_test_study(storage, 8)
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         except Exception:
             continue
-        if studies.finished_trials(study) >= 3:
+        if studies.finished_trials(study) >= 3 and any(
+            "pid" in trial.user_attrs for trial in running
+        ):
             break
+    time.sleep(0.5)  # the heartbeat thread started before the objective
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     finished = studies.finished_trials(study)
