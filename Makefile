@@ -42,8 +42,10 @@ chromium:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Resolved for every platform and Python >= 3.10 by uv, installed by plain pip.
+# Resolved for every platform and Python >= 3.10 by uv, installed by plain pip;
+# lock-pins.txt holds the pins and .ci/lock_extras.py why uvicorn is pinned twice.
 lock: install
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal \
-	  --python-version 3.10 --generate-hashes -o requirements.lock
+	  --python-version 3.10 --generate-hashes -c lock-pins.txt -o requirements.lock
+	$(BIN)/python .ci/lock_extras.py requirements.lock uvicorn standard
