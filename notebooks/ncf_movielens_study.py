@@ -60,6 +60,7 @@ from IPython.display import Markdown, display
 
 from ncf_movielens.metrics import top_k_indices
 from ncf_movielens.pipelines.reporting.nodes import plot_comparison
+from ncf_movielens.runs import read_record
 from ncf_movielens.study import MODELS
 
 # %% [markdown]
@@ -159,7 +160,12 @@ table.filter(regex=f"/precision@{top_k}$").rank(ascending=False, method="min").a
 # %matplotlib inline
 metrics = {model.name: catalog.load(f"{model.name}_metrics") for model in MODELS}
 training = catalog.load("ncf_training_history")
-display(plot_comparison(training, *metrics.values()))
+# Titled with the run that saved the metrics, as the pipeline titles it: its save
+# version, and the environment its run record (data/runs/) names.
+version = catalog.get("ncf_metrics").resolve_load_version()
+record = read_record(Path.cwd(), version) or {}
+run_info = {"save_version": version, "env": record.get("env") or "local"}
+display(plot_comparison(run_info, training, *metrics.values()))
 print(f"{training['epochs_run']} epochs, stopped early: {training['stopped_early']}")
 
 # %% [markdown]
@@ -181,7 +187,9 @@ users = [recommend.user_id, *others]
 
 every = pd.concat(recommendations.values())
 shown = every[every["user_id"].isin(users) & (every["rank"] <= recommend.top_k)]
-labels = [model.label for model in MODELS]  # the study's model order
+# In the study's model order; the labels are the stored ones, which name a model's
+# settings when an environment set them ("NCF (NeuMF), notebook settings").
+labels = list(every["model"].unique())
 shown.pivot(index=["user_id", "rank"], columns="model", values="title")[labels]
 
 # %% [markdown]

@@ -25,6 +25,8 @@ from ncf_movielens.models import neumf
 from ncf_movielens.parameter_errors import (
     ParameterError,
     check_against_data,
+    check_named_settings,
+    environment_parameters,
     parameter_sources,
     validate_parameters,
 )
@@ -37,6 +39,7 @@ from ncf_movielens.parameters import (
 )
 from ncf_movielens.pipeline_registry import register_pipelines
 from ncf_movielens.settings import CONFIG_LOADER_ARGS
+from ncf_movielens.study import MODELS
 from tests.support import PROJECT, project_params
 
 
@@ -322,6 +325,137 @@ def test_a_value_from_a_parameters_folder_names_that_file(project, local_file):
         "  - ncf.training_options.epochs = 0: Input should be greater than 0 "
         f"(in conf/local/{local_file})"
     )
+
+
+# --- Named settings: an environment that changes a model names its settings -----
+
+
+def test_every_model_with_named_settings_has_a_settings_key():
+    base, notebook = project_params("base"), project_params("notebook")
+    for model in MODELS:
+        if model.named_settings:
+            assert base[model.name]["settings"] is None, model.name
+    assert notebook["ncf"]["settings"] == "notebook"
+    assert validate_parameters(notebook).ncf.settings == "notebook"
+
+
+@pytest.mark.parametrize("name", ["Notebook", "1st", "note book", ""])
+def test_a_settings_name_is_short_and_lowercase(name):
+    with pytest.raises(ParameterError, match=r"ncf\.settings = .*should match"):
+        validate_parameters(project_params(ncf={"settings": name}))
+
+
+def loader_for(project: Path, env: str, **runtime_params: Any) -> OmegaConfigLoader:
+    return OmegaConfigLoader(
+        str(project / "conf"),
+        env=env,
+        runtime_params=runtime_params,
+        **CONFIG_LOADER_ARGS,
+    )
+
+
+def named_check(project: Path, env: str, **runtime_params: Any) -> None:
+    """``check_named_settings`` as the ParameterChecks hook calls it."""
+    loader = loader_for(project, env, **runtime_params)
+    check_named_settings(
+        env,
+        environment_parameters(loader, "base"),
+        environment_parameters(loader, env),
+        run=loader["parameters"],
+        source_of=parameter_sources(
+            loader.conf_source,
+            ["base", env],
+            loader.config_patterns["parameters"],
+            runtime_params=runtime_params,
+            relative_to=project,
+        ),
+    )
+
+
+@pytest.fixture
+def scratch_env(project):
+    """conf/scratch in the copy of conf/, removed after the test."""
+    env = project / "conf" / "scratch"
+    env.mkdir()
+    yield env
+    shutil.rmtree(env)
+
+
+def test_base_alone_is_base(project):
+    loader = loader_for(project, "notebook")
+    assert environment_parameters(loader, "base") == project_params("base")
+    assert environment_parameters(loader, "notebook") == project_params("notebook")
+
+
+def test_the_notebook_environment_names_its_settings(project):
+    named_check(project, "notebook")  # ncf.settings: notebook
+
+
+def test_an_environment_that_changes_a_model_must_name_its_settings(
+    project, scratch_env
+):
+    (scratch_env / "parameters_ncf.yml").write_text(
+        yaml.safe_dump({"ncf": {"training_options": {"epochs": 3, "batch_size": 8}}})
+    )
+    with pytest.raises(ParameterError) as error:
+        named_check(project, "scratch")
+    assert str(error.value) == (
+        "Environment 'scratch' changes the options of models without naming their "
+        "settings, refused before any node runs:\n"
+        "  - ncf: ncf.training_options.epochs = 3 instead of base's 20 (in "
+        "conf/scratch/parameters_ncf.yml); add `ncf: settings: <name>` (e.g. "
+        "`settings: scratch`) to a parameters file in conf/scratch, so that every "
+        'output labels the model "NCF (NeuMF), <name> settings"'
+    )
+
+
+def test_every_changed_model_is_named(project, scratch_env):
+    (scratch_env / "parameters.yml").write_text(
+        yaml.safe_dump(
+            {
+                "ease": {"model_options": {"l2": 10.0}},
+                "ials": {"model_options": {"factors": 8}},
+                "lightfm": {"settings": "small"},  # named: accepted
+                "seeds": 3,  # not a model's option
+            }
+        )
+    )
+    with pytest.raises(ParameterError) as error:
+        named_check(project, "scratch")
+    lines = str(error.value).splitlines()[1:]
+    assert [line.split(" = ")[0] for line in lines] == [
+        "  - ials: ials.model_options.factors",
+        "  - ease: ease.model_options.l2",
+    ]
+
+
+def test_named_settings_are_accepted_from_the_environment_or_params(
+    project, scratch_env
+):
+    changed = {"training_options": {"epochs": 3}}
+    (scratch_env / "parameters.yml").write_text(yaml.safe_dump({"ncf": changed}))
+    named_check(project, "scratch", ncf={"settings": "short"})
+    (scratch_env / "parameters.yml").write_text(
+        yaml.safe_dump({"ncf": {**changed, "settings": "short"}})
+    )
+    named_check(project, "scratch")
+
+
+def test_local_params_and_log_folders_need_no_settings(project, scratch_env):
+    """conf/local and --params are the user's own overrides (the MLflow run
+    records every parameter), and where TensorBoard writes changes no model."""
+    ncf = {"ncf": {"training_options": {"epochs": 3}}}
+    local = project / "conf" / "local" / "parameters.yml"
+    local.write_text(yaml.safe_dump(ncf))
+    try:
+        named_check(project, "local")
+    finally:
+        local.unlink()
+    named_check(project, "notebook", **ncf)
+    (scratch_env / "parameters.yml").write_text(
+        yaml.safe_dump({"ncf": {"training_options": {"tensorboard_log_dir": "logs"}}})
+    )
+    named_check(project, "scratch")
 
 
 def test_every_refused_value_is_listed():

@@ -1,6 +1,7 @@
 """`kedro run --env=notebook` end to end on a tiny synthetic MovieLens: NCF is built
 and trained with the original notebook's settings (``conf/notebook/``), on its table of
-every user x item pair, and the study finishes (README, "Parameters")."""
+every user x item pair, and the study finishes (README, "Parameters"), with every
+output labelling NCF "NCF (NeuMF), notebook settings"."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from ncf_movielens.study import MODELS
+from ncf_movielens.study import MODELS, labelled
 
 from .support import kedro_in_process, load_json, project_params, version_file
 
@@ -55,5 +56,27 @@ def test_notebook_environment_trains_ncf_on_every_pair(study):
     assert ncf.get_layer("mf_user_embedding").output_dim == dims["latent_dim_mf"]
     assert ncf.get_layer("mlp_user_embedding").output_dim == dims["latent_dim_mlp"]
 
-    comparison = load_json(data / "08_reporting/ml-100k/model_comparison.json")
-    assert list(comparison["models"]) == [model.label for model in MODELS]
+    # NCF's label names the notebook settings in every output; the others' not.
+    assert notebook["ncf"]["settings"] == "notebook"
+    labels = [
+        labelled(model.label, notebook.get(model.name, {}).get("settings"))
+        for model in MODELS
+    ]
+    assert labels[0] == "NCF (NeuMF), notebook settings"
+    assert labels[1:] == [model.label for model in MODELS[1:]]
+    reports = data / "08_reporting/ml-100k"
+    assert load_json(reports / "ncf_metrics.json")["model"] == labels[0]
+    assert {run["model"] for run in load_json(reports / "ncf_seed_metrics.json")} <= {
+        labels[0]
+    }
+    comparison = load_json(reports / "model_comparison.json")
+    assert list(comparison["models"]) == labels
+    table = pd.read_csv(version_file(reports / "model_comparison.csv"))
+    assert table["model"].tolist() == labels
+    assert (
+        f"| {labels[0]} |" in version_file(reports / "model_comparison.md").read_text()
+    )
+    recommendations = pd.read_parquet(
+        version_file(data / "07_model_output/ml-100k/ncf_recommendations.parquet")
+    )
+    assert set(recommendations["model"]) == {labels[0]}

@@ -14,12 +14,14 @@ from kedro.framework.cli.project import run as kedro_run_command
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
-from kedro.io.core import AbstractVersionedDataset, DatasetError
+from kedro.io.core import AbstractVersionedDataset, DatasetError, generate_timestamp
 from kedro.pipeline import Pipeline
 
 from ncf_movielens.parameter_errors import (
     SourceOf,
     check_against_data,
+    check_named_settings,
+    environment_parameters,
     parameter_sources,
     validate_parameters,
 )
@@ -43,7 +45,10 @@ class ParameterChecks:
     """Refuses unknown keys, wrong types, impossible values and combinations
     that span groups as soon as the context exists, before any node runs, with
     a message naming the file (or ``--params``) that set each refused value.
-    Kedro then converts each node's typed ``params:`` input itself.
+    Kedro then converts each node's typed ``params:`` input itself. A named
+    environment (``--env=notebook``) that changes a model's options must name
+    its settings (``parameter_errors.check_named_settings``), so that every
+    output's label says so.
 
     Once the run first saves or loads ``train_matrix``, which every training
     node takes, it refuses what the matrix's sizes make wrong (cut-offs above
@@ -72,7 +77,16 @@ class ParameterChecks:
             runtime_params=loader.runtime_params,
             relative_to=context.project_path,
         )
-        self._unchecked = (validate_parameters(params, sources), sources)
+        checked = validate_parameters(params, sources)
+        env = loader.env or loader.default_run_env
+        check_named_settings(
+            env,
+            environment_parameters(loader, loader.base_env),
+            environment_parameters(loader, env),
+            run=params,
+            source_of=sources,
+        )
+        self._unchecked = (checked, sources)
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
@@ -298,20 +312,50 @@ class ProjectPaths:
     tuning's SQLite or journal ``storage``) resolved
     from the project folder, as Kedro resolves the catalog's, never from the
     working directory: a run started in a subfolder writes under the
-    project's ``data/``."""
+    project's ``data/``.
+
+    Each run's TensorBoard logs go to a folder named by its save version,
+    ``<project>/<tensorboard_log_dir>/<save_version>`` (the timestamp that
+    names every versioned output of the run; its extra seeds add
+    ``-seed<N>``), and the run's ``run_info`` (save version and
+    configuration environment), which titles the comparison figure, is put
+    in the catalog."""
+
+    def __init__(self) -> None:
+        self._project: Path | None = None
+        self._env = "local"
+        self._save_version: str | None = None
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         self._project = Path(context.project_path)
+        # No --env: the default run environment, settings.CONFIG_LOADER_ARGS'.
+        loader = context.config_loader
+        self._env = context.env or getattr(loader, "default_run_env", "") or "local"
+        self._save_version = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any, save_version: str | None) -> None:
+        self._save_version = save_version
+        catalog["run_info"] = {"save_version": save_version, "env": self._env}
+
+    # A runner used later without a session gets its own version (below).
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._save_version = None
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._save_version = None
 
     @hook_impl
     def before_node_run(self, inputs: dict[str, Any]) -> dict[str, Any] | None:
         changed = {}
         for name, value in inputs.items():
             log_dir = _get(value, "tensorboard_log_dir")
-            if log_dir and not Path(log_dir).is_absolute():
+            if log_dir:
                 changed[name] = _with(
-                    value, "tensorboard_log_dir", str(self._project / log_dir)
+                    value, "tensorboard_log_dir", self._log_dir(log_dir)
                 )
             storage = _get(value, "storage")  # the tuning's Optuna storage
             if isinstance(storage, str):
@@ -319,6 +363,15 @@ class ProjectPaths:
                 if resolved != storage:
                     changed[name] = _with(value, "storage", resolved)
         return changed or None
+
+    def _log_dir(self, log_dir: str) -> str:
+        """``log_dir`` from the project folder, with the run's save version; a
+        runner used without a session (no catalog, no version) gets a new
+        timestamp of Kedro's, as a session would."""
+        path = Path(log_dir)
+        if not path.is_absolute() and self._project is not None:
+            path = self._project / path
+        return str(path / (self._save_version or generate_timestamp()))
 
 
 def _get(value: Any, key: str) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 import fsspec
 import yaml
+from kedro.config import MissingConfigException, OmegaConfigLoader
 from pydantic import ValidationError
 
 from ncf_movielens.parameters import (
@@ -17,6 +18,7 @@ from ncf_movielens.parameters import (
     conflicts_with_data,
     sampling_memory_bound,
 )
+from ncf_movielens.study import MODELS
 
 
 class ParameterError(ValueError):
@@ -71,6 +73,99 @@ def check_against_data(
             f"Invalid parameters for the train matrix ({n_users:,} users x "
             f"{n_items:,} items), refused before any training:\n" + "\n".join(lines)
         )
+
+
+#: The environments that are the user's own, exempt from ``check_named_settings``.
+USER_ENVS = frozenset({"base", "local"})
+#: Options that change where a run writes, not the model it trains.
+NOT_SETTINGS = frozenset({"tensorboard_log_dir"})
+
+
+def environment_parameters(loader: OmegaConfigLoader, env: str) -> dict[str, Any]:
+    """The parameters ``env`` alone gives, merged on ``conf/<base>`` as a run
+    in it merges them but without the run's ``--params``; ``env`` equal to
+    the loader's base environment gives the base parameters alone (Kedro's
+    loader then reads no second folder)."""
+    env_loader = OmegaConfigLoader(
+        conf_source=str(loader.conf_source),
+        env=env,
+        base_env=loader.base_env,
+        default_run_env=loader.default_run_env,
+        config_patterns=loader.config_patterns,
+        merge_strategy=loader.merge_strategy,
+        custom_resolvers=getattr(loader, "_custom_resolvers", None),
+    )
+    try:
+        return env_loader["parameters"]
+    except MissingConfigException:
+        return {}
+
+
+def check_named_settings(
+    env: str,
+    base: Mapping[str, Any],
+    in_env: Mapping[str, Any],
+    run: Mapping[str, Any] | None = None,
+    source_of: SourceOf | None = None,
+) -> None:
+    """``ParameterError`` when the named environment ``env`` (``conf/<env>``)
+    changes an option of a model (``in_env``, its parameters merged on
+    ``base``, against ``base``, the base parameters alone) and leaves that
+    model's ``settings`` null: every output would label it as if it had the
+    base settings. The message names the environment, each such model and
+    its first changed key, and asks for ``<model>: settings: <name>`` in
+    ``conf/<env>``; the model's label then says ``"<label>, <name> settings"``.
+
+    Exempt: ``base`` and ``local`` (``USER_ENVS``), the user's own overrides,
+    and ``--params``; the run's MLflow record holds every parameter of those
+    runs. ``settings`` is read from ``run`` (the run's parameters, ``--params``
+    included) when given, else from ``in_env``. ``tensorboard_log_dir``
+    (``NOT_SETTINGS``) is where logs go, not a setting of the model."""
+    if env in USER_ENVS:
+        return
+    run = in_env if run is None else run
+    lines = []
+    for model in MODELS:
+        if not model.named_settings or model.name not in in_env:
+            continue
+        if (run.get(model.name) or {}).get("settings") is not None:
+            continue
+        changed = _first_change(base.get(model.name), in_env[model.name], (model.name,))
+        if changed is None:
+            continue
+        key, then, now = changed
+        where = f" ({source_of(key)})" if source_of else ""
+        lines.append(
+            f"  - {model.name}: {'.'.join(key)} = {now!r} instead of base's "
+            f"{then!r}{where}; "
+            f"add `{model.name}: settings: <name>` (e.g. `settings: {env}`) to "
+            f"a parameters file in conf/{env}, so that every output labels the "
+            f'model "{model.label}, <name> settings"'
+        )
+    if lines:
+        raise ParameterError(
+            f"Environment {env!r} changes the options of models without naming "
+            "their settings, refused before any node runs:\n" + "\n".join(lines)
+        )
+
+
+def _first_change(
+    base: Any, changed: Any, key: tuple[str, ...]
+) -> tuple[tuple[str, ...], Any, Any] | None:
+    """(key path, base value, changed value) of the first option, in the
+    environment's order, where ``changed`` differs from ``base``; lists
+    compare whole. ``settings`` and ``NOT_SETTINGS`` are not options."""
+    if isinstance(base, Mapping) and isinstance(changed, Mapping):
+        for part in [*changed, *(part for part in base if part not in changed)]:
+            if part == "settings" and len(key) == 1 or part in NOT_SETTINGS:
+                continue
+            found = _first_change(
+                base.get(part, "(unset)"), changed.get(part, "(unset)"), (*key, part)
+            )
+            if found:
+                return found
+        return None
+    return None if base == changed else (key, base, changed)
 
 
 def _describe(error: Mapping[str, Any], source_of: SourceOf | None) -> str:

@@ -59,6 +59,9 @@ KERAS_ACTIVATIONS = frozenset(
 #: A pair written as a YAML list; its items stay strict.
 NumberPair = Annotated[tuple[int | float, int | float], Field(strict=False)]
 VariantName = Literal[tuple(VARIANTS)]
+#: The name of a model's settings when an environment changes its options
+#: (``ncf.settings: notebook``); its label then says "<label>, notebook settings".
+SettingsName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
 NCFMetricName = Literal[tuple(NCF_METRICS)]
 
 
@@ -192,6 +195,9 @@ class NCFTrainingOptions(_Group):
 
 
 class NCFParameters(_Group):
+    #: None: the base settings; a name: those of an environment
+    #: (``conf/<env>``), which every label of the model then carries
+    settings: SettingsName | None
     model_options: NCFModelOptions
     training_options: NCFTrainingOptions
 
@@ -221,6 +227,7 @@ class LightFMTrainingOptions(_Group):
 
 
 class LightFMParameters(_Group):
+    settings: SettingsName | None  # see NCFParameters
     model_options: LightFMModelOptions
     training_options: LightFMTrainingOptions
 
@@ -240,6 +247,7 @@ class IALSTrainingOptions(_Group):
 
 
 class IALSParameters(_Group):
+    settings: SettingsName | None  # see NCFParameters
     model_options: IALSModelOptions
     training_options: IALSTrainingOptions
 
@@ -250,6 +258,7 @@ class EASEModelOptions(_Group):
 
 
 class EASEParameters(_Group):
+    settings: SettingsName | None  # see NCFParameters
     model_options: EASEModelOptions
 
 

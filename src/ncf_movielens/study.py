@@ -20,6 +20,10 @@ class StudyModel:
     stochastic: bool
     #: the tuned model's row (``kedro run --pipelines=tuning``); None: not tuned
     tuned_label: str | None = None
+    #: its parameters group has a ``settings`` name (``ncf.settings``) that,
+    #: when set, its label carries (``labelled``); False for a model without
+    #: options and for a tuned model, whose label already says "tuned"
+    named_settings: bool = False
 
     def tuned(self) -> StudyModel:
         """The model retrained with its study's best parameters."""
@@ -29,16 +33,34 @@ class StudyModel:
 
 
 MODELS = (
-    StudyModel("ncf", "NCF (NeuMF)", stochastic=True, tuned_label="NCF (NeuMF), tuned"),
     StudyModel(
-        "lightfm", "LightFM (WARP)", stochastic=True, tuned_label="LightFM, tuned"
+        "ncf",
+        "NCF (NeuMF)",
+        stochastic=True,
+        tuned_label="NCF (NeuMF), tuned",
+        named_settings=True,
     ),
     StudyModel(
-        "ials", "iALS (implicit)", stochastic=True, tuned_label="iALS (implicit), tuned"
+        "lightfm",
+        "LightFM (WARP)",
+        stochastic=True,
+        tuned_label="LightFM, tuned",
+        named_settings=True,
+    ),
+    StudyModel(
+        "ials",
+        "iALS (implicit)",
+        stochastic=True,
+        tuned_label="iALS (implicit), tuned",
+        named_settings=True,
     ),
     StudyModel("most_popular", "Most popular", stochastic=False),
     StudyModel(
-        "ease", "EASE (lambda 300)", stochastic=False, tuned_label="EASE, tuned"
+        "ease",
+        "EASE (lambda 300)",
+        stochastic=False,
+        tuned_label="EASE, tuned",
+        named_settings=True,
     ),
 )
 #: The models with a study (``tuned_label``), and their tuned versions.
@@ -47,6 +69,13 @@ TUNED_MODELS = tuple(model.tuned() for model in TUNABLE)
 _LABELS = [model.label for model in MODELS + TUNED_MODELS]
 if len(set(_LABELS)) != len(_LABELS):
     raise ValueError("every model of the study needs its own label")
+
+
+def labelled(label: str, settings: str | None) -> str:
+    """A model's label in every output: ``label``, or with named settings
+    (``kedro run --env=notebook`` sets ``ncf.settings: notebook``)
+    ``"<label>, <settings> settings"``, e.g. "NCF (NeuMF), notebook settings"."""
+    return f"{label}, {settings} settings" if settings else label
 
 
 def extra_seeds(seed: int, seeds: int) -> list[int]:

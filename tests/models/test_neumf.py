@@ -358,14 +358,17 @@ def test_a_terminal_gets_one_progress_bar_line(
 
 
 def test_a_successful_run_keeps_its_logs(train_matrix, tmp_path):
-    train(train_matrix, ncf_params(epochs=1, tensorboard_log_dir=str(tmp_path)))
-    (run,) = tmp_path.iterdir()
+    """The logs go to the folder given, as is (a Kedro run names it by its
+    save version, hooks.ProjectPaths)."""
+    run = tmp_path / "run"
+    train(train_matrix, ncf_params(epochs=1, tensorboard_log_dir=str(run)))
+    assert list(tmp_path.iterdir()) == [run]
     assert list(run.rglob("events.out.tfevents.*"))
 
 
 def test_a_nan_loss_is_refused_and_leaves_no_logs(train_matrix, tmp_path):
     params = ncf_params(
-        epochs=3, learning_rate=1e30, tensorboard_log_dir=str(tmp_path)
+        epochs=3, learning_rate=1e30, tensorboard_log_dir=str(tmp_path / "run")
     )  # the weights blow up
     with pytest.raises(DegenerateModelError, match=r"^ncf: loss is nan at epoch 1 "):
         train(train_matrix, params)
@@ -378,21 +381,21 @@ def test_an_interrupted_run_leaves_no_logs(train_matrix, tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(neumf._Throughput, "on_epoch_end", interrupt)
+    run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        train(train_matrix, ncf_params(epochs=2, tensorboard_log_dir=str(tmp_path)))
+        train(train_matrix, ncf_params(epochs=2, tensorboard_log_dir=str(run)))
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failed_run_keeps_an_older_run_of_the_same_name(
-    train_matrix, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(neumf.time, "strftime", lambda *_: "same-second")
-    older = tmp_path / "same-second" / "older.txt"
+def test_a_failed_run_keeps_an_older_run_of_the_same_name(train_matrix, tmp_path):
+    older = tmp_path / "run" / "older.txt"
     older.parent.mkdir()
     older.write_text("another run's logs")
     with pytest.raises(DegenerateModelError):
         train(
             train_matrix,
-            ncf_params(epochs=1, learning_rate=1e30, tensorboard_log_dir=str(tmp_path)),
+            ncf_params(
+                epochs=1, learning_rate=1e30, tensorboard_log_dir=str(older.parent)
+            ),
         )
     assert older.read_text() == "another run's logs"

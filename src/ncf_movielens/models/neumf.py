@@ -406,8 +406,10 @@ def train_neumf(
         )
     new_log_dir = None  # this run's TensorBoard folder, removed if the run fails
     if options.tensorboard_log_dir:
-        log_dir = Path(options.tensorboard_log_dir) / time.strftime("%Y%m%d-%H%M%S")
-        # Names are per second: a folder already there is another run's; keep it.
+        # This run's own folder, as given: a Kedro run's is named by its save
+        # version (hooks.ProjectPaths). A folder already there is another
+        # run's; keep it.
+        log_dir = Path(options.tensorboard_log_dir)
         if not log_dir.exists():
             new_log_dir = log_dir
         callbacks.append(

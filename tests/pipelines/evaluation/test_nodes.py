@@ -115,3 +115,21 @@ def test_the_nodes_measure_under_their_label(matrices):
     assert evaluate_other_seeds_as("Label")({}, train, test, options) == []
     runs = evaluate_other_seeds_as("Label")({7: model}, train, test, options)
     assert runs == [{**metrics, "seed": 7}]
+
+
+def test_named_settings_label_the_metrics(matrices):
+    """With ``settings`` (``ncf.settings: notebook``), every metrics dict the
+    nodes write says so in its label; None leaves the label as it is."""
+    train, test = matrices
+    options = evaluation_options()
+    model = Fixed(personal_scores(*train.shape))
+    named = "Label, notebook settings"
+    metrics = evaluate_model_as("Label")(model, train, test, options, "notebook")
+    assert metrics == measure(model, train, test, options, named)
+    (run,) = evaluate_other_seeds_as("Label")(
+        {7: model}, train, test, options, "notebook"
+    )
+    assert run["model"] == named
+    assert evaluate_model_as("Label")(model, train, test, options, None)["model"] == (
+        "Label"
+    )

@@ -20,6 +20,7 @@ def test_the_pipeline_reads_models_and_writes_metrics():
         "train_matrix",
         "test_matrix",
         "params:evaluation_options",
+        *(f"params:{model.name}.settings" for model in MODELS if model.named_settings),
         *(f"{model.name}.model" for model in MODELS),
         *(f"{name}.other_seed_models" for name in STOCHASTIC),
     }
@@ -82,3 +83,29 @@ def test_extra_seed_runs_are_measured_one_by_one(matrices, run):
         params.evaluation_options,
         model.label,
     )
+
+
+def test_named_settings_label_every_models_metrics(matrices, run, model_datasets):
+    """``<model>.settings`` set, as an environment sets it: that model's main
+    and extra-seed metrics carry "<label>, <settings> settings"; the others'
+    labels stay theirs."""
+    train, test = matrices
+    ncf = next(model for model in MODELS if model.name == "ncf")
+    outputs = run(
+        evaluation.create_pipeline(models=MODELS),
+        {
+            "train_matrix": train,
+            "test_matrix": test,
+            **model_datasets,
+            "ncf.other_seed_models": {43: model_datasets["ncf.model"].load()},
+            **{f"{name}.other_seed_models": {} for name in STOCHASTIC if name != "ncf"},
+        },
+        ncf={"settings": "notebook"},
+    )
+    assert outputs["ncf_metrics"]["model"] == "NCF (NeuMF), notebook settings"
+    assert [m["model"] for m in outputs["ncf_seed_metrics"]] == [
+        "NCF (NeuMF), notebook settings"
+    ]
+    for model in MODELS:
+        if model is not ncf:
+            assert outputs[f"{model.name}_metrics"]["model"] == model.label

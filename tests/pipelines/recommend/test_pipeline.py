@@ -46,11 +46,16 @@ def test_recommend_only_shows_the_stored_lists():
 
 def test_stored_lists_depend_only_on_the_parameters_they_use():
     """A stored list is refused when a parameter it was made with changes, so
-    the user to show and how many to show must not be among them."""
+    the user to show and how many to show must not be among them; a model
+    with named settings also takes its ``settings``, which label its lists."""
+    by_name = {model.name: model for model in MODELS}
     for node in create_recommendations_pipeline(models=MODELS).nodes:
+        model = by_name[node.namespace]
+        settings = {f"params:{model.name}.settings"} if model.named_settings else set()
         assert {name for name in node.inputs if name.startswith("params:")} == {
             "params:recommend.stored_top_k",
             "params:recommend.batch_size",
+            *settings,
         }, node.name
 
 
@@ -90,6 +95,25 @@ def test_the_pipelines_store_then_show_every_models_lists(
         recs = stored[f"{model.name}_recommendations"]
         mine = recs[(recs["user_id"] == 3) & (recs["rank"] <= options["top_k"])]
         assert view[model.label].tolist() == mine["title"].tolist()
+
+
+def test_named_settings_label_the_stored_lists(matrices, movies, run, model_datasets):
+    """``ncf.settings: notebook`` (conf/notebook): NCF's stored lists, and so the
+    view of one user's, name its settings; the other models' do not."""
+    train, _ = matrices
+    data = {"train_matrix": train, "movies": movies, **model_datasets}
+    stored = run(
+        create_recommendations_pipeline(models=MODELS),
+        data,
+        ncf={"settings": "notebook"},
+    )
+    named = "NCF (NeuMF), notebook settings"
+    assert set(stored["ncf_recommendations"]["model"]) == {named}
+    view = run(create_pipeline(models=MODELS), stored)["user_recommendations"]
+    assert view.columns.tolist() == [
+        "rank",
+        *(named if model.name == "ncf" else model.label for model in MODELS),
+    ]
 
 
 @pytest.mark.slow

@@ -11,6 +11,8 @@ from ncf_movielens.comparison import comparison_text
 from ncf_movielens.pipelines.reporting.nodes import compare_models, plot_comparison
 from tests.support import run_metrics
 
+RUN = {"save_version": "2026-12-02T10.00.00.000Z", "env": "local"}
+
 
 def test_compare_single_runs_has_no_std_columns():
     comparison, table, markdown = compare_models(
@@ -63,7 +65,7 @@ def test_compare_reports_mean_and_std_over_seeds():
 
 def test_plot_has_curves_and_training_panels():
     history = {"history": {"loss": [0.5, 0.3], "val_loss": [0.6, 0.4]}}
-    figure = plot_comparison(history, run_metrics("A", 0.3), run_metrics("B", 0.1))
+    figure = plot_comparison(RUN, history, run_metrics("A", 0.3), run_metrics("B", 0.1))
     assert isinstance(figure, Figure)
     precision, recall, training = figure.axes
     for axis in (precision, recall):
@@ -95,7 +97,7 @@ def test_comparison_text_has_one_block_per_protocol():
 
 def test_plot_ticks_are_whole_numbers():
     history = {"history": {"loss": [0.5, 0.3, 0.2], "val_loss": [0.6, 0.4, 0.3]}}
-    figure = plot_comparison(history, run_metrics("A", 0.3))
+    figure = plot_comparison(RUN, history, run_metrics("A", 0.3))
     figure.canvas.draw()
     for axis in figure.axes:
         ticks = [
@@ -104,3 +106,11 @@ def test_plot_ticks_are_whole_numbers():
             if axis.get_xlim()[0] <= t <= axis.get_xlim()[1]
         ]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_the_figure_is_titled_with_its_run():
+    """The save version that names the run's outputs, and its environment."""
+    history = {"history": {"loss": [0.5], "val_loss": [0.6]}}
+    run = {"save_version": "2026-12-02T10.00.00.000Z", "env": "notebook"}
+    figure = plot_comparison(run, history, run_metrics("A", 0.3))
+    assert figure.get_suptitle() == "Run 2026-12-02T10.00.00.000Z · env notebook"

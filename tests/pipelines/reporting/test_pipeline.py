@@ -21,12 +21,14 @@ def test_the_pipeline_compares_every_model_in_the_studys_order(run):
     pipeline = create_pipeline(models=MODELS)
     stochastic = [model.name for model in MODELS if model.stochastic]
     assert pipeline.inputs() == {
+        "run_info",  # put in the catalog by the ProjectPaths hook
         "ncf_training_history",
         *(f"{model.name}_metrics" for model in MODELS),
         *(f"{name}_seed_metrics" for name in stochastic),
     }
     assert pipeline.outputs() == OUTPUTS
     data = {
+        "run_info": {"save_version": "2026-12-02T10.00.00.000Z", "env": "local"},
         "ncf_training_history": {"history": {"loss": [0.5], "val_loss": [0.6]}},
         **{
             f"{model.name}_metrics": run_metrics(model.label, 0.1 * index)
@@ -51,6 +53,7 @@ def test_the_pipeline_compares_every_model_in_the_studys_order(run):
         assert f"| {model.label} |" in outputs["model_comparison_markdown"]
     figure = outputs["model_comparison_plot"]
     assert isinstance(figure, Figure)
+    assert figure.get_suptitle() == "Run 2026-12-02T10.00.00.000Z · env local"
     assert [line.get_label() for line in figure.axes[0].get_lines()] == [
         model.label for model in MODELS
     ]

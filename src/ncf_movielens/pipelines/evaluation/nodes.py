@@ -19,6 +19,7 @@ from ncf_movielens.models import Recommender
 from ncf_movielens.models.checks import DegenerateModelError
 from ncf_movielens.parameters import EvaluationOptions
 from ncf_movielens.scoring import iter_user_batches
+from ncf_movielens.study import labelled
 
 logger = logging.getLogger(__name__)
 
@@ -104,37 +105,48 @@ def measure(
 
 def evaluate_model_as(label: str) -> Callable[..., dict[str, Any]]:
     """The node that measures the model labelled ``label`` (the study declares
-    labels in ``ncf_movielens.study``)."""
+    labels in ``ncf_movielens.study``), with its named ``settings`` if any."""
 
     def evaluate_model(
         model: Recommender,
         train_matrix: sp.csr_matrix,
         test_matrix: sp.csr_matrix,
         evaluation_options: EvaluationOptions,
+        settings: str | None = None,
     ) -> dict[str, Any]:
-        """Metrics of the model under the ``notebook`` and ``standard`` protocols."""
-        return measure(model, train_matrix, test_matrix, evaluation_options, label)
+        """Metrics of the model under the ``notebook`` and ``standard``
+        protocols, under its label (``"<label>, <settings> settings"`` with
+        named settings)."""
+        return measure(
+            model,
+            train_matrix,
+            test_matrix,
+            evaluation_options,
+            labelled(label, settings),
+        )
 
     return evaluate_model
 
 
 def evaluate_other_seeds_as(label: str) -> Callable[..., list[dict[str, Any]]]:
     """The node that measures the extra-seed runs of the model labelled
-    ``label``."""
+    ``label``, with its named ``settings`` if any."""
 
     def evaluate_other_seeds(
         other_seed_models: dict[int, Recommender],
         train_matrix: sp.csr_matrix,
         test_matrix: sp.csr_matrix,
         evaluation_options: EvaluationOptions,
+        settings: str | None = None,
     ) -> list[dict[str, Any]]:
         """Metrics of each extra-seed model, with its seed (empty when the run
-        has one seed)."""
+        has one seed), under the main run's label."""
+        name = labelled(label, settings)
         results = []
         for seed, model in other_seed_models.items():
-            logger.info("%s: evaluating the run with random seed %d", label, seed)
+            logger.info("%s: evaluating the run with random seed %d", name, seed)
             metrics = measure(
-                model, train_matrix, test_matrix, evaluation_options, label
+                model, train_matrix, test_matrix, evaluation_options, name
             )
             results.append({**metrics, "seed": seed})
         return results

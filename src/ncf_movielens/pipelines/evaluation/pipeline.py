@@ -1,6 +1,7 @@
 """The same evaluation template for every model of the study, each under the
 model's own namespace: score and measure, nothing else (the models come from
-their own pipelines)."""
+their own pipelines). A model with named settings (``StudyModel.named_settings``)
+also takes its ``settings`` parameter, which its label then carries."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -12,10 +13,12 @@ _DATA = ["train_matrix", "test_matrix", "params:evaluation_options"]
 
 
 def evaluation_template(model: StudyModel) -> Pipeline:
+    # params:settings becomes params:<model>.settings in the namespace.
+    data = [*_DATA, "params:settings"] if model.named_settings else _DATA
     nodes = [
         node(
             evaluate_model_as(model.label),
-            inputs=["model", *_DATA],
+            inputs=["model", *data],
             outputs="metrics",
             name="evaluate_model",
         )
@@ -24,7 +27,7 @@ def evaluation_template(model: StudyModel) -> Pipeline:
         nodes.append(
             node(
                 evaluate_other_seeds_as(model.label),
-                inputs=["other_seed_models", *_DATA],
+                inputs=["other_seed_models", *data],
                 outputs="seed_metrics",
                 name="evaluate_other_seeds",
             )

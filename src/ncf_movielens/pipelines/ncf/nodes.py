@@ -5,6 +5,7 @@ viz, a refused run) start without it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,7 +35,9 @@ def train_other_seeds(
     training_options: NCFTrainingOptions,
     seeds: int,
 ) -> dict[int, Recommender]:
-    """NeuMF trained once per extra seed, by seed (none when ``seeds`` is 1)."""
+    """NeuMF trained once per extra seed, by seed (none when ``seeds`` is 1);
+    each writes its TensorBoard logs beside the main run's, in
+    ``<tensorboard_log_dir>-seed<N>``, never into the main run's folder."""
     from ncf_movielens.models.neumf import train_neumf  # noqa: PLC0415 - see above
 
     return {
@@ -42,7 +45,19 @@ def train_other_seeds(
             model_input_table,
             train_matrix,
             model_options,
-            training_options.model_copy(update={"seed": seed}),
+            seed_options(training_options, seed),
         )[0]
         for seed in extra_seeds(training_options.seed, seeds)
     }
+
+
+def seed_options(options: NCFTrainingOptions, seed: int) -> NCFTrainingOptions:
+    """``options`` for the extra-seed run with ``seed``: that seed, and its own
+    TensorBoard folder, ``<tensorboard_log_dir>-seed<seed>`` (none without one)."""
+    log_dir = options.tensorboard_log_dir
+    return options.model_copy(
+        update={
+            "seed": seed,
+            "tensorboard_log_dir": f"{Path(log_dir)}-seed{seed}" if log_dir else None,
+        }
+    )

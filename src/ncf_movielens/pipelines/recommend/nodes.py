@@ -14,6 +14,7 @@ from ncf_movielens.metrics import top_k_indices
 from ncf_movielens.models import Recommender
 from ncf_movielens.parameters import RecommendOptions
 from ncf_movielens.scoring import iter_user_batches
+from ncf_movielens.study import labelled
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +56,10 @@ def top_k_unseen(
 
 
 def recommend_top_k_as(label: str) -> Callable[..., pd.DataFrame]:
-    """The node that stores the recommendations of the model labelled ``label``."""
+    """The node that stores the recommendations of the model labelled ``label``,
+    with its named ``settings`` if any."""
 
-    # Only the two parameters it uses: a stored list is checked against the
+    # Only the parameters it uses: a stored list is checked against the
     # parameters that made it, and the user shown must not count among them.
     def recommend_top_k(
         model: Recommender,
@@ -65,10 +67,18 @@ def recommend_top_k_as(label: str) -> Callable[..., pd.DataFrame]:
         movies: pd.DataFrame,
         stored_top_k: int,
         batch_size: int,
+        settings: str | None = None,
     ) -> pd.DataFrame:
-        """Every user's ``stored_top_k`` top unseen movies, with titles."""
+        """Every user's ``stored_top_k`` top unseen movies, with titles, under
+        the model's label (``"<label>, <settings> settings"`` with named
+        settings)."""
         return top_k_unseen(
-            model, train_matrix, movies, label, stored_top_k, batch_size
+            model,
+            train_matrix,
+            movies,
+            labelled(label, settings),
+            stored_top_k,
+            batch_size,
         )
 
     return recommend_top_k

@@ -14,11 +14,14 @@ _STORE_PARAMS = ["params:recommend.stored_top_k", "params:recommend.batch_size"]
 
 
 def _per_model(model: StudyModel) -> Pipeline:
+    # A model with named settings labels its lists with them: params:settings,
+    # params:<model>.settings in the namespace.
+    settings = ["params:settings"] if model.named_settings else []
     template = Pipeline(
         [
             node(
                 recommend_top_k_as(model.label),
-                inputs=["model", "train_matrix", "movies", *_STORE_PARAMS],
+                inputs=["model", "train_matrix", "movies", *_STORE_PARAMS, *settings],
                 outputs="recommendations",
                 name="recommend_top_k",
             )

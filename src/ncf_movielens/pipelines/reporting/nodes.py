@@ -158,13 +158,25 @@ def compare_with_tuning(
     return comparison, table, markdown + "\n" + "\n".join(lines) + "\n"
 
 
+def run_title(run_info: dict[str, Any]) -> str:
+    """The run a figure comes from: ``run_info``'s save version (the run's
+    timestamp, which names every versioned output it saved) and its
+    configuration environment, e.g. "Run 2026-12-02T10.00.00.000Z · env notebook"."""
+    version = run_info.get("save_version") or "(unsaved)"
+    return f"Run {version} · env {run_info.get('env') or 'local'}"
+
+
 def plot_comparison(
-    ncf_training_history: dict[str, Any], *model_metrics: dict[str, Any]
+    run_info: dict[str, Any],
+    ncf_training_history: dict[str, Any],
+    *model_metrics: dict[str, Any],
 ) -> Figure:
     """Precision@k and recall@k for k = 1..curve_k (standard protocol), one
-    line per model, and NCF's training curves."""
+    line per model, and NCF's training curves, titled with the run
+    (``run_info``: its ``save_version`` and ``env``)."""
     # A bare Figure, not pyplot: no global state, no display backend needed.
     figure = Figure(figsize=(15, 4.5))
+    figure.suptitle(run_title(run_info))
     ax_p, ax_r, ax_loss = figure.subplots(1, 3)
     for metrics in model_metrics:
         curves = metrics["curves"]

@@ -1,5 +1,5 @@
 """The comparison across the study's models (JSON, CSV, Markdown) and its
-figure, from each model's metrics."""
+figure, from each model's metrics; the figure's title names the run."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -49,7 +49,9 @@ def create_pipeline(
             ),
             node(
                 plot_comparison,
-                inputs=["ncf_training_history", *metrics],
+                # run_info: the run's save version and environment, which the
+                # ProjectPaths hook puts in the catalog (no catalog.yml entry).
+                inputs=["run_info", "ncf_training_history", *metrics],
                 outputs="model_comparison_plot",
                 name="plot_comparison",
             ),
