@@ -9,6 +9,9 @@ from pathlib import Path
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Every scratch project tracks its runs in its own store (data/10_tracking), never
+# in a server or store the environment points at.
+os.environ.pop("MLFLOW_TRACKING_URI", None)
 # The verbose log (every node, load and save) for the tests, which read Kedro's
 # lines; child runs inherit it, and tests/test_log.py, tests/test_cli.py drop it.
 os.environ.setdefault(
@@ -46,3 +49,16 @@ def studied_project(tmp_path_factory, raw_files) -> Path:
 def study(studied_project, tmp_path) -> Path:
     """A copy of the studied project of this test's own."""
     return copy_project(studied_project, tmp_path / "project")
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_run_left_open():
+    """A run that ends, however it ends, leaves no MLflow run open (the next
+    run in this process would log into it)."""
+    yield
+    import mlflow  # noqa: PLC0415
+
+    active = mlflow.active_run()
+    while mlflow.active_run():
+        mlflow.end_run("FAILED")
+    assert active is None, f"MLflow run {active.info.run_id} left open"

@@ -8,12 +8,15 @@ behind."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import scipy.sparse as sp
 import yaml
 from kedro.framework.hooks.manager import _create_hook_manager
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset, Version
 from kedro.runner import SequentialRunner
 from kedro_datasets.json import JSONDataset
@@ -30,17 +33,23 @@ from ncf_movielens.hooks import (
 from ncf_movielens.models.checks import DegenerateModelError
 from ncf_movielens.movielens.ratings import RatingsError
 from ncf_movielens.parameter_errors import ParameterError, validate_parameters
+from ncf_movielens.parameters import NCFTrainingOptions
 from ncf_movielens.pipelines import ncf, reporting
 from ncf_movielens.pipelines.data_engineering.nodes import matrix_to_long
+from ncf_movielens.pipelines.reporting import nodes as reporting_nodes
 from ncf_movielens.pipelines.reporting.nodes import compare_models
+from ncf_movielens.runs import RECORDS_DIR
 from ncf_movielens.study import MODELS
+from ncf_movielens.tracking import RunTracking
 from tests.support import (
+    VERSION,
     digests,
     fast_ncf,
     make_project,
     project_params,
     run_metrics,
     run_session,
+    versions,
 )
 
 NCF = next(model for model in MODELS if model.name == "ncf")
@@ -48,6 +57,7 @@ NCF = next(model for model in MODELS if model.name == "ncf")
 
 def test_the_project_registers_its_hooks():
     assert [type(hook) for hook in settings.HOOKS] == [
+        RunTracking,
         ParameterChecks,
         ComparisonReport,
         ProjectPaths,
@@ -217,3 +227,146 @@ def test_the_comparison_is_logged_when_the_run_made_it(caplog):
             pipeline=ncf.create_pipeline(model=NCF), catalog=DataCatalog()
         )
         assert reported(caplog) == []
+
+
+# --- Named settings: a named environment that changes a model says so -------------
+
+
+def test_an_environment_changing_a_model_without_settings_is_refused(
+    tmp_path, raw_files
+):
+    """``--env=scratch`` changes NCF and names no settings: refused when the
+    context exists, naming the environment, the model and the key; nothing
+    is written, not even the run's record."""
+    project = make_project(tmp_path / "project", raw_files)
+    scratch = project / "conf" / "scratch"
+    scratch.mkdir()
+    (scratch / "parameters.yml").write_text(
+        yaml.safe_dump({"ncf": {"model_options": {"latent_dim_mf": 4}}})
+    )
+    before = digests(project / "data")
+    with pytest.raises(ParameterError) as error:
+        run_session(project, env="scratch")
+    assert digests(project / "data") == before
+    assert not (project / RECORDS_DIR).exists()
+    assert model_files(project) == []
+    message = str(error.value)
+    assert message.startswith("Environment 'scratch' changes the options of models")
+    (line,) = message.splitlines()[1:]
+    assert line.startswith(
+        "  - ncf: ncf.model_options.latent_dim_mf = 4 instead of base's 16 "
+        "(in conf/scratch/parameters.yml); add `ncf: settings: <name>`"
+    )
+    assert "conf/scratch" in line
+
+
+# --- ProjectPaths: run_info, and TensorBoard folders named by the save version ------
+
+
+RUN_VERSION = "2026-12-02T10.00.00.000Z"
+
+
+def paths_hook(project: Path, env: str | None = None) -> tuple[ProjectPaths, Any]:
+    """A ProjectPaths hook after a session's context and catalog exist."""
+    hook = ProjectPaths()
+    loader = SimpleNamespace(default_run_env="local")
+    hook.after_context_created(
+        context=SimpleNamespace(project_path=project, env=env, config_loader=loader)
+    )
+    catalog = DataCatalog()
+    hook.after_catalog_created(catalog=catalog, save_version=RUN_VERSION)
+    return hook, catalog
+
+
+@pytest.mark.parametrize(("env", "shown"), [(None, "local"), ("notebook", "notebook")])
+def test_the_catalog_holds_the_runs_version_and_environment(tmp_path, env, shown):
+    _, catalog = paths_hook(tmp_path, env)
+    assert catalog.load("run_info") == {"save_version": RUN_VERSION, "env": shown}
+
+
+def test_a_context_puts_run_info_in_its_catalog(project):
+    """Through Kedro: a context's catalog has ``run_info`` with the run's
+    environment (no --env: settings.py's default run environment, local)."""
+    bootstrap_project(project)
+    for env, shown in ((None, "local"), ("notebook", "notebook")):
+        with KedroSession.create(project_path=project, env=env) as session:
+            catalog = session.load_context().catalog  # no run: no save version
+        assert catalog.load("run_info") == {"save_version": None, "env": shown}
+
+
+def ncf_training(log_dir: str | None) -> NCFTrainingOptions:
+    """The project's NCF training options, logging to ``log_dir``."""
+    options = project_params()["ncf"]["training_options"]
+    return NCFTrainingOptions.model_validate(
+        {**options, "tensorboard_log_dir": log_dir}
+    )
+
+
+def test_tensorboard_folders_are_named_by_the_save_version(tmp_path):
+    hook, _ = paths_hook(tmp_path)
+    inputs = {
+        "params:ncf.training_options": ncf_training("data/logs"),
+        "params:other.training_options": ncf_training("/elsewhere/logs"),
+        "params:off.training_options": ncf_training(None),
+        "params:raw": {"tensorboard_log_dir": "data/raw_logs"},
+    }
+    changed = hook.before_node_run(inputs=inputs)
+    assert changed.keys() == {
+        "params:ncf.training_options",
+        "params:other.training_options",
+        "params:raw",
+    }
+    log_dir = changed["params:ncf.training_options"].tensorboard_log_dir
+    assert log_dir == str(tmp_path / "data" / "logs" / RUN_VERSION)
+    assert changed["params:other.training_options"].tensorboard_log_dir == (
+        f"/elsewhere/logs/{RUN_VERSION}"
+    )
+    assert changed["params:raw"]["tensorboard_log_dir"] == str(
+        tmp_path / "data" / "raw_logs" / RUN_VERSION
+    )
+
+
+def test_a_runner_without_a_session_gets_a_version_of_its_own(tmp_path):
+    hook, _ = paths_hook(tmp_path)
+    hook.after_pipeline_run()  # the session's run ended
+    changed = hook.before_node_run(inputs={"options": ncf_training(str(tmp_path))})
+    folder = Path(changed["options"].tensorboard_log_dir)
+    assert folder.parent == tmp_path
+    assert VERSION.match(folder.name) and folder.name != RUN_VERSION
+
+
+@pytest.mark.slow
+def test_a_runs_tensorboard_logs_are_in_its_save_versions_folder(study):
+    """``--pipelines=ncf --params=seeds=2``: the main run logs to
+    ``ncf_tensorboard/<save version>``, the version its model is saved
+    under, and the extra seed beside it, in ``<save version>-seed43``."""
+    logs = study / "data/07_model_output/ml-100k/ncf_tensorboard"
+    models = study / "data/06_models/ml-100k/ncf_model.keras"
+    before_logs = set(logs.iterdir()) if logs.is_dir() else set()
+    before = set(versions(models))
+    run_session(study, params={"seeds": 2}, pipeline_names=["ncf"])
+    (version,) = set(versions(models)) - before
+    assert {path.name for path in set(logs.iterdir()) - before_logs} == {
+        version,
+        f"{version}-seed43",
+    }
+    for folder in (version, f"{version}-seed43"):
+        assert list((logs / folder).rglob("events.out.tfevents.*")), folder
+
+
+@pytest.mark.slow
+def test_the_figure_is_titled_with_the_runs_save_version(study, monkeypatch):
+    """``--pipelines=reporting``: the figure's title names the version it is
+    saved under and the environment (local: no --env)."""
+    titles = []
+    title = reporting_nodes.run_title
+    monkeypatch.setattr(
+        reporting_nodes,
+        "run_title",
+        lambda info: titles.append(title(info)) or titles[-1],
+    )
+    plots = study / "data/08_reporting/ml-100k/model_comparison.png"
+    before = set(versions(plots))
+    run_session(study, pipeline_names=["reporting"])
+    (version,) = set(versions(plots)) - before
+    assert titles == [f"Run {version} · env local"]

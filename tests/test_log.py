@@ -29,6 +29,9 @@ NOTICES = {
     "TensorFlow's oneDNN": ("oneDNN custom operations are on", 2),
     "OmegaConf's deprecation": ("register_new_resolver() is deprecated", 1),
     "kedro-viz's sliced run": ("Workflow tracking is disabled", 1),
+    # kedro-mlflow's CLI plugin imports mlflow.pyfunc, which warns, before the
+    # project's package (and its warning filters) is imported.
+    "MLflow's pyfunc type hints": ("Add type hints to the `predict` method", 1),
 }
 #: Loggers of lines that only the verbose log shows, and those lines' level.
 HIDDEN_BY_DEFAULT = {

@@ -30,7 +30,7 @@ DETERMINISTIC = {
     "model_comparison",
     "model_comparison_table",
     "model_comparison_markdown",
-    "model_comparison_plot",
+    # not model_comparison_plot: its title names the run's save version
 }
 
 #: Fields of a protocol's metrics that describe the evaluation, not the model.

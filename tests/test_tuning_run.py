@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import optuna
 
 from ncf_movielens.study import MODELS, TUNABLE, TUNED_MODELS
@@ -102,6 +103,27 @@ def test_tuning_run_tunes_each_model_and_resumes(study):
     )
     assert ncf_best["parameters"]["training_options"]["epochs"] <= 2
     assert ncf_best["parameters"]["training_options"]["validation_split"] == 0.0
+
+    # The MLflow run of the tuning: one child run per trial, the best tagged.
+    client = mlflow.MlflowClient(
+        tracking_uri=f"sqlite:///{study / 'data' / '10_tracking' / 'mlflow.db'}"
+    )
+    experiment = client.get_experiment_by_name("ncf_movielens").experiment_id
+    (parent,) = client.search_runs(
+        [experiment], "attributes.run_name = 'tuning · local'"
+    )
+    children = client.search_runs(
+        [experiment], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    for model in TUNABLE:
+        trials = [c for c in children if c.data.tags["model"] == model.name]
+        assert sorted(int(c.data.tags["trial"]) for c in trials) == [0, 1], model
+        best = [c for c in trials if c.data.tags.get("best_trial") == "true"]
+        complete = [c for c in trials if c.data.tags["state"] == "COMPLETE"]
+        assert len(best) == (1 if complete else 0), model
+        for child in complete:
+            assert "validation.ndcg_at_10" in child.data.metrics, model
+            assert child.data.params, model
 
     first = _finished(storage)
     assert len(first) == len(TUNABLE)

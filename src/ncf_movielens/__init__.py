@@ -22,5 +22,12 @@ warnings.filterwarnings(
     category=UserWarning,
     module=r"kedro\.config\.omegaconf_config",
 )
+# kedro-mlflow 2.0.3 registers its km.random_name resolver the same way.
+warnings.filterwarnings(
+    "ignore",
+    message=r"register_new_resolver\(\) is deprecated",
+    category=UserWarning,
+    module=r"kedro_mlflow\.framework\.hooks\.mlflow_hook",
+)
 
 __version__ = "0.1.0"

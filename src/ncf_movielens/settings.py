@@ -8,15 +8,23 @@ from ncf_movielens.hooks import (
     ProjectPaths,
     RunIntegrity,
 )
+from ncf_movielens.tracking import RunTracking
 
 # Instantiated project hooks, executed in Last-In-First-Out (LIFO) order.
 # RunIntegrity is last, so it runs first: the lock is taken before anything else.
+# RunTracking (kedro-mlflow's hook with the study's names and logs) is first, so
+# it runs last: a run refused by the checks or the lock opens no MLflow run.
 HOOKS = (
+    RunTracking(),
     ParameterChecks(),
     ComparisonReport(),
     ProjectPaths(),
     RunIntegrity(),
 )
+
+# kedro-mlflow registers its own MlflowHook; RunTracking replaces it (the
+# distribution's name, with its underscore).
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
