@@ -8,6 +8,7 @@ import difflib
 import logging
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -162,3 +163,36 @@ def run(ctx: click.Context, verbose: bool, **options: Any) -> Any:
         raise click.ClickException(message) from None
     finally:
         node_log.removeFilter(_unless_refused)
+
+
+@cli.command("prune")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    required=True,
+    help="How many versions of each output, and MLflow runs, to keep (newest).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+def prune(keep: int, dry_run: bool) -> None:
+    """Remove all but the newest KEEP versions of every versioned output (and
+    TensorBoard folder) and all but the newest KEEP MLflow runs, with their
+    artifacts and their trials' child runs."""
+    from kedro.utils import find_kedro_project  # noqa: PLC0415
+
+    from ncf_movielens.pruning import prune as prune_project  # noqa: PLC0415
+    from ncf_movielens.runs import RunInProgress  # noqa: PLC0415
+
+    project = find_kedro_project(Path.cwd()) or Path.cwd()
+    try:
+        pruned = prune_project(project, keep, dry_run=dry_run)
+    except RunInProgress as error:
+        raise click.ClickException(str(error)) from None
+    verb = "would remove" if dry_run else "removed"
+    for folder in pruned.folders:
+        click.echo(f"{verb} {folder.relative_to(project)}")
+    for run_id in pruned.runs:
+        click.echo(f"{verb} MLflow run {run_id}")
+    click.echo(
+        f"{verb} {len(pruned.folders)} version folders, {len(pruned.records)} "
+        f"run records and {len(pruned.runs)} MLflow runs; kept the newest {keep}"
+    )
