@@ -20,6 +20,7 @@ RUN_HERE = {
     "KEDRO_LOGGING_CONFIG=conf/logging_verbose.yml kedro run": "Loading data from",
     "ls data/06_models/ml-100k/lightfm_model.pkl/": "",  # version folders
     "kedro run --pipelines=recommend --params=recommend.user_id=42": "rank",
+    "kedro prune --keep 5": "kept the newest 5",  # one run: nothing to remove
 }
 #: Run as written by another test.
 ELSEWHERE = {
@@ -57,6 +58,14 @@ NOT_RUN = {
     "postgresql://optuna@db-host/optuna": (
         "needs a PostgreSQL server; two processes filling one study through a "
         "shared storage: tests/tuning/test_studies.py"
+    ),
+    ". .venv/bin/activate && kedro mlflow ui": (
+        "a server until stopped; tests/test_mlflow_browser.py serves the same "
+        "store with `mlflow server` and opens it in Chromium"
+    ),
+    "MLFLOW_TRACKING_URI=http://mlflow-host:5000 kedro run": (
+        "needs an MLflow server; tests/test_tracking.py checks that the "
+        "variable replaces the local store"
     ),
     "tensorboard --logdir data/07_model_output/ml-100k/ncf_tensorboard": (
         "a server until stopped; the logs it reads are checked in tests/test_runs.py"
