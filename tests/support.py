@@ -32,6 +32,7 @@ from ncf_movielens.parameter_errors import validate_parameters
 from ncf_movielens.parameters import Parameters
 from ncf_movielens.runs import LOCK_FILE, RECORDS_DIR
 from ncf_movielens.synthetic import make_movies, make_ratings
+from ncf_movielens.tracking import STORE
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -202,8 +203,17 @@ def kedro_in_process(project: Path, command: str) -> None:
         kedro_run_command.main(args[2:], prog_name="kedro run", standalone_mode=False)
 
 
-#: A run's bookkeeping under data/ (ncf_movielens.runs), not its data.
-BOOKKEEPING = (str(LOCK_FILE.relative_to("data")), str(RECORDS_DIR.relative_to("data")))
+#: A run's bookkeeping under data/, not its data: the run lock and records
+#: (ncf_movielens.runs) and the MLflow store, which records every run, even
+#: a refused or a read-only one (ncf_movielens.tracking).
+BOOKKEEPING = (
+    str(LOCK_FILE.relative_to("data")),
+    str(RECORDS_DIR.relative_to("data")),
+    str(STORE.relative_to("data")),
+)
+#: NCF's TensorBoard folders are named by the save version, but hold logs, not
+#: a catalog dataset's versions.
+TENSORBOARD = "ncf_tensorboard"
 
 
 def data_files(root: Path) -> list[Path]:
@@ -230,6 +240,7 @@ def versioned_digests(root: Path) -> dict[str, str]:
         path: digest
         for path, digest in digests(root).items()
         if any(VERSION.match(part) for part in Path(path).parts)
+        and TENSORBOARD not in Path(path).parts
     }
 
 
@@ -245,7 +256,11 @@ def all_versions(data: Path) -> dict[str, set[str]]:
     dataset's path relative to ``data`` (``08_reporting/ml-100k/ncf_metrics.json``)."""
     found = {}
     for folder in data.rglob("*"):
-        if folder.is_dir() and VERSION.match(folder.name):
+        if (
+            folder.is_dir()
+            and VERSION.match(folder.name)
+            and folder.parent.name != TENSORBOARD
+        ):
             found.setdefault(str(folder.parent.relative_to(data)), set()).add(
                 folder.name
             )
