@@ -192,26 +192,23 @@ def run_name(pipelines: Iterable[str] | None, env: str) -> str:
     return f"{'+'.join(pipelines or ['__default__'])} · {env}"
 
 
+def _git(project: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout.strip()
+
+
 def git_commit(project: Path) -> str | None:
     """The checkout's commit, ``-dirty`` when files differ from it; None
     outside git."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        commit = _git(project, "rev-parse", "HEAD")
+        status = _git(project, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-dirty" if status else commit
