@@ -49,13 +49,15 @@ start = time.perf_counter()
 done = subprocess.run(sys.argv[2:], cwd=sys.argv[1], stdout=subprocess.PIPE, text=True)
 print(json.dumps({"returncode": done.returncode, "wall_seconds": time.perf_counter() - start,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    "cpu_seconds": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
     "stdout": done.stdout}))
 """
 
 
 def measure(command: list[str], cwd: Path) -> dict[str, Any]:
-    """Run ``command`` in a fresh interpreter that reports the command's wall time
-    and peak RSS (the largest resident set of the command and its children)."""
+    """Run ``command`` in a fresh interpreter that reports the command's wall time,
+    CPU time (user + system, children included) and peak RSS (the largest
+    resident set of the command and its children)."""
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(cwd), *command],

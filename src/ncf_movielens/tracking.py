@@ -187,6 +187,14 @@ def trial_records(trials: Any) -> list[dict[str, Any]]:
     return records
 
 
+def uses_kedro_mlflow_datasets(conf_catalog: Mapping[str, Any]) -> bool:
+    """Whether a catalog entry (or dataset factory) is one of kedro-mlflow's."""
+    return any(
+        isinstance(entry, Mapping) and "Mlflow" in str(entry.get("type", ""))
+        for entry in conf_catalog.values()
+    )
+
+
 def run_name(pipelines: Iterable[str] | None, env: str) -> str:
     """``__default__ · local``, ``tuning · notebook``, ``data_engineering+ncf · local``."""
     return f"{'+'.join(pipelines or ['__default__'])} · {env}"
@@ -291,7 +299,6 @@ class RunTracking(_mlflow_hook_class()):
     def after_context_created(self, context: Any) -> None:
         self._project = Path(context.project_path)
         self._env = context.env or "local"
-        self._params = plain(context.params)
         register_store_resolvers(self._project)
         # mlflow.set_tracking_uri (kedro-mlflow calls it here) also exports
         # MLFLOW_TRACKING_URI; left so, the next session in this process would
@@ -317,9 +324,22 @@ class RunTracking(_mlflow_hook_class()):
     ) -> None:
         self._save_version = save_version
         self._catalog = catalog
-        super().after_catalog_created(
-            catalog, conf_catalog, conf_creds, parameters, save_version, load_versions
-        )
+        # The parameters this run's catalog holds (reading context.params
+        # instead would load and validate them all once more).
+        self._params = plain(parameters.get("parameters", {}))
+        # kedro-mlflow names its metric datasets here, and to find them it
+        # builds every dataset of the catalog; this catalog has none of them
+        # (the study logs its metrics from this hook), so a run builds only
+        # the datasets it uses unless an entry is one of kedro-mlflow's.
+        if uses_kedro_mlflow_datasets(conf_catalog):
+            super().after_catalog_created(
+                catalog,
+                conf_catalog,
+                conf_creds,
+                parameters,
+                save_version,
+                load_versions,
+            )
 
     @hook_impl
     def before_pipeline_run(
