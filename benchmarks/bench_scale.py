@@ -123,7 +123,9 @@ def node_profile(stdout: str, samples: list[tuple[float, float]]) -> dict:
     return profile
 
 
-def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
+def run_size(
+    n_ratings: int, args: argparse.Namespace, arm: str = "default", arm_params=()
+) -> dict:
     n_users, n_items = shape_for(n_ratings)
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         project = scratch_project(Path(tmp))
@@ -142,6 +144,7 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
             "split_options.strategy": "ua",
             "split_options.test_size": args.test_size,
             **dict(item.split("=", 1) for item in args.params),
+            **dict(item.split("=", 1) for item in arm_params),
         }
         command = [
             sys.executable,
@@ -175,6 +178,7 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
     rates = history["rows_per_second"]
     later = rates[1:] or rates  # epoch 1 includes XLA compilation
     return {
+        "arm": arm,
         "interactions": n_ratings,
         "users": n_users,
         "items": n_items,
@@ -200,12 +204,16 @@ def run_size(n_ratings: int, args: argparse.Namespace) -> dict:
 
 
 def growth(runs: list[dict], key: str) -> float:
-    """Exponent b of cost ~ interactions^b between the smallest and largest run."""
-    first, last = runs[0], runs[-1]
-    if len(runs) < 2 or not first[key] or not last[key]:
+    """Exponent b of cost ~ interactions^b: the least-squares slope of
+    log(cost) on log(interactions) over every size run."""
+    points = [(run["interactions"], run[key]) for run in runs if run[key]]
+    if len(points) < 2:
         return float("nan")
-    return math.log(last[key] / first[key]) / math.log(
-        last["interactions"] / first["interactions"]
+    x = [math.log(n) for n, _ in points]
+    y = [math.log(cost) for _, cost in points]
+    mean_x, mean_y = sum(x) / len(x), sum(y) / len(y)
+    return sum((a - mean_x) * (b - mean_y) for a, b in zip(x, y, strict=True)) / sum(
+        (a - mean_x) ** 2 for a in x
     )
 
 
@@ -222,6 +230,11 @@ def markdown(results: dict) -> str:
             f", other parameters `{','.join(results['params'])}`."
             if results.get("params")
             else ", other parameters the project's defaults."
+        )
+        + (
+            f" The baseline arm adds `{','.join(results['baseline'])}`."
+            if results.get("baseline")
+            else ""
         ),
         "",
         "Synthetic data (`ncf_movielens.synthetic.make_ratings`): Zipf-like users "
@@ -231,14 +244,15 @@ def markdown(results: dict) -> str:
         "matrix: 59,047^2 float64 is 28 GB) and LightFM (10 WARP epochs) are out of "
         "scope at this size.",
         "",
-        "| interactions | users | items | wall (s) | peak RSS (MB) | NCF s/epoch | "
-        "NCF rows/s | NCF rows/epoch | wall s per 1M interactions | "
+        "| arm | interactions | users | items | wall (s) | peak RSS (MB) | "
+        "NCF s/epoch | NCF rows/s | NCF rows/epoch | wall s per 1M interactions | "
         "NDCG@10 NCF / most popular |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         lines.append(
-            f"| {run['interactions']:,} | {run['users']:,} | {run['items']:,} | "
+            f"| {run.get('arm', 'default')} | {run['interactions']:,} | "
+            f"{run['users']:,} | {run['items']:,} | "
             f"{run['wall_seconds']:.1f} | {run['peak_rss_mb']:,.0f} | "
             f"{run['ncf_seconds_per_epoch']:.1f} | "
             f"{median(run['ncf_rows_per_second'][1:] or run['ncf_rows_per_second']):,.0f} | "
@@ -252,7 +266,11 @@ def markdown(results: dict) -> str:
         "Seconds per node (from the run's log, whole seconds, loading inputs "
         "included; peak RSS in MB while the node ran, sampled twice a second):",
         "",
-        "| node | " + " | ".join(f"{run['interactions']:,}" for run in runs) + " |",
+        "| node | "
+        + " | ".join(
+            f"{run['interactions']:,} {run.get('arm', 'default')}" for run in runs
+        )
+        + " |",
         "|---|" + "---|" * len(runs),
     ]
     for name in names:
@@ -265,6 +283,25 @@ def markdown(results: dict) -> str:
                 else "-"
             )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for arm in dict.fromkeys(run.get("arm", "default") for run in runs):
+        lines += growth_line(
+            arm, [run for run in runs if run.get("arm", "default") == arm]
+        )
+    peak = max(run["peak_rss_mb"] for run in runs)
+    lines += ["", f"Largest peak RSS: {peak:,.0f} MB (budget 8,192 MB)."]
+    for failure in results["failures"]:
+        last = failure["error"].strip().splitlines()[-1]
+        lines += [
+            "",
+            f"**{failure['interactions']:,} interactions "
+            f"({failure.get('arm', 'default')}) failed**: `{last}`",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def growth_line(arm: str, runs: list[dict]) -> list[str]:
+    """How one arm's cost grows from its smallest to its largest size."""
+    lines: list[str] = []
     if len(runs) > 1:
         wall = growth(runs, "wall_seconds")
         epoch = growth(runs, "ncf_seconds_per_epoch")
@@ -278,17 +315,13 @@ def markdown(results: dict) -> str:
         )
         lines += [
             "",
-            f"Growth from {runs[0]['interactions']:,} to {runs[-1]['interactions']:,} "
+            f"{arm}: growth from {runs[0]['interactions']:,} to {runs[-1]['interactions']:,} "
             f"interactions: wall time per interaction at the largest size is "
             f"**{ratio:.2f}x** that at the smallest, so cost grows **{verdict}** "
-            f"(wall ~ n^{wall:.2f}; NCF time per epoch ~ n^{epoch:.2f}).",
+            f"(least-squares fits over the {len(runs)} sizes: wall ~ n^{wall:.2f}; "
+            f"NCF time per epoch ~ n^{epoch:.2f}).",
         ]
-    peak = max(run["peak_rss_mb"] for run in runs)
-    lines += ["", f"Largest peak RSS: {peak:,.0f} MB (budget 8,192 MB)."]
-    for failure in results["failures"]:
-        last = failure["error"].strip().splitlines()[-1]
-        lines += ["", f"**{failure['interactions']:,} interactions failed**: `{last}`"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -306,19 +339,33 @@ def main() -> None:
         help="more kedro --params for every size, "
         "e.g. ncf.training_options.batch_size=65536",
     )
+    parser.add_argument(
+        "--baseline",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--params of a baseline arm, run at each size before the defaults, "
+        "e.g. the old NCF training: ncf.model_options.embedding_l2=table "
+        "ncf.training_options.optimizer=adam",
+    )
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
     runs, failures = [], []
+    arms = [("baseline", args.baseline)] if args.baseline else []
+    arms.append(("default", []))
     for size in sorted(int(size) for size in args.sizes):
-        print(f"{stamp()} {size:,} interactions ...", flush=True)
-        try:
-            runs.append(run_size(size, args))
-        except RuntimeError as err:  # keep the sizes that did run
-            failures.append({"interactions": size, "error": str(err)[-3000:]})
-            print(f"{stamp()} {size:,} failed: {err}", flush=True)
-            continue
-        shown = {key: value for key, value in runs[-1].items() if key != "nodes"}
-        print(f"{stamp()} {json.dumps(shown)}", flush=True)
+        for arm, arm_params in arms:
+            print(f"{stamp()} {size:,} interactions, {arm} ...", flush=True)
+            try:
+                runs.append(run_size(size, args, arm, arm_params))
+            except RuntimeError as err:  # keep the sizes that did run
+                failures.append(
+                    {"interactions": size, "arm": arm, "error": str(err)[-3000:]}
+                )
+                print(f"{stamp()} {size:,} {arm} failed: {err}", flush=True)
+                continue
+            shown = {key: value for key, value in runs[-1].items() if key != "nodes"}
+            print(f"{stamp()} {json.dumps(shown)}", flush=True)
     if not runs:
         sys.exit("every size failed")
     results = {
@@ -328,6 +375,7 @@ def main() -> None:
         "max_users": args.max_users,
         "test_size": args.test_size,
         "params": args.params,
+        "baseline": args.baseline,
         "nodes": NODES,
         "runs": runs,
         "failures": failures,

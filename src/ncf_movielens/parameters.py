@@ -182,6 +182,12 @@ class NCFTrainingOptions(_Group):
     epochs: PositiveInt
     batch_size: PositiveInt
     learning_rate: PositiveFloat
+    #: dense: reg_mf/reg_mlp penalise every row of each embedding table and
+    #: Keras' Adam moves every row, at every step (the notebook's); sparse: the
+    #: penalty covers the rows a batch looked up and LazyAdam moves only those;
+    #: auto: sparse when the tables hold more than SPARSE_FROM_BATCHES batches
+    #: of rows (users + items), where it is the faster (models/neumf.py)
+    embedding_updates: Literal["dense", "sparse", "auto"]
     #: share of the shuffled positives held out for val_loss and early stopping;
     #: 0: train on every positive for exactly `epochs` (the tuned retrain)
     validation_split: Annotated[float, Field(ge=0, lt=1)]

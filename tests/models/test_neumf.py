@@ -19,7 +19,14 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset
 
 from ncf_movielens.models import neumf
 from ncf_movielens.models.checks import DegenerateModelError
-from ncf_movielens.models.neumf import NegativeSampler, NeuMF, build_neumf, train_neumf
+from ncf_movielens.models.lazy_adam import LazyAdam
+from ncf_movielens.models.neumf import (
+    NegativeSampler,
+    NeuMF,
+    build_neumf,
+    sparse_updates,
+    train_neumf,
+)
 from ncf_movielens.parameters import Parameters
 from ncf_movielens.pipelines.data_engineering.nodes import matrix_to_long
 from tests.support import ncf_params, project_params
@@ -80,6 +87,9 @@ def test_builder_defaults_are_the_seeds_architecture():
         for name, p in inspect.signature(build_neumf).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
+    # The notebook's penalty on whole tables; training_options.embedding_updates
+    # chooses it, not model_options.
+    assert defaults.pop("embedding_l2") == "table"
     assert defaults == seed
 
 
@@ -320,6 +330,41 @@ def test_saved_model_reloads_as_neumf_with_the_same_scores(overfit, tmp_path):
     )
 
 
+# --- Embedding updates: dense (the notebook's), sparse, or chosen by size -------
+
+
+def test_auto_goes_sparse_once_the_tables_exceed_three_batches():
+    assert not sparse_updates("auto", 943, 1682, 16384)  # ml-100k
+    assert not sparse_updates("auto", 6502, 11809, 16384)  # 1M synthetic
+    assert sparse_updates("auto", 32508, 26407, 16384)  # 5M synthetic: a tie
+    assert sparse_updates("auto", 162540, 59047, 16384)  # MovieLens 25M's shape
+    assert sparse_updates("sparse", 10, 10, 16384)
+    assert not sparse_updates("dense", 10**6, 10**6, 16)
+
+
+def test_sparse_updates_learn_like_dense_ones(learned, train_matrix):
+    dense_model, dense_history, _ = learned
+    params = ncf_params(
+        epochs=6,
+        batch_size=128,
+        steps_per_execution=4,
+        learning_rate=0.03,
+        metrics=["accuracy", "auc"],
+        embedding_updates="sparse",
+    )
+    model, history = train(train_matrix, params)
+    assert (history["embedding_updates"], dense_history["embedding_updates"]) == (
+        "sparse",
+        "dense",
+    )
+    assert isinstance(model.optimizer, LazyAdam)
+    assert not model.get_layer("mlp_user_embedding").embeddings_regularizer
+    assert model.get_layer("mlp_user_embedding").activity_regularizer is not None
+    assert pairwise_accuracy(model, train_matrix) > (
+        pairwise_accuracy(dense_model, train_matrix) - 0.05
+    )
+
+
 # --- What training prints: one summary line; a progress bar in a terminal only ---
 
 
@@ -331,7 +376,9 @@ def test_training_logs_one_summary_line_and_each_epoch_at_debug(
 
     info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
-    assert len(info) == 2 and info[0].startswith("Training NCF (negative) on ")
+    assert len(info) == 2 and info[0].startswith(
+        "Training NCF (negative, dense embedding updates) on "
+    )
     assert info[1].startswith("NCF trained 2 of 2 epochs in ")
     assert f"val_loss {history['history']['val_loss'][-1]:.4f}" in info[1]
     assert [m.split(":")[0] for m in debug] == ["NCF epoch 1", "NCF epoch 2"]
