@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import tempfile
@@ -350,6 +351,9 @@ def main() -> None:
     )
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
+    # The per-node table reads Kedro's "Running node"/"Completed node" lines,
+    # which only the verbose log has (each run's cwd is its scratch project).
+    os.environ["KEDRO_LOGGING_CONFIG"] = "conf/logging_verbose.yml"
     runs, failures = [], []
     arms = [("baseline", args.baseline)] if args.baseline else []
     arms.append(("default", []))

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from ncf_movielens.models.lazy_adam import LazyAdam
-from ncf_movielens.models.neumf import build_neumf
+from ncf_movielens.models.neumf import LookedUpL2Embedding, NeuMF, build_neumf
 
 
 def sparse_gradient(
@@ -146,3 +146,23 @@ def test_neumf_trains_under_xla_and_untouched_rows_stay_put():
         after = model.get_layer(name).embeddings.numpy()
         np.testing.assert_array_equal(after[6:], before[name][6:])
         assert not np.allclose(after[:6], before[name][:6])
+
+
+def test_a_sparse_model_saves_and_loads_as_itself(tmp_path):
+
+    rng = np.random.default_rng(5)
+    x = {
+        "user_id": rng.integers(0, 10, 256).astype(np.int32),
+        "item_id": rng.integers(0, 8, 256).astype(np.int32),
+    }
+    model = build_neumf(10, 8, reg_mf=0.01, reg_mlp=0.01, embedding_l2="batch")
+    model.compile(optimizer=LazyAdam(learning_rate=0.01), loss="binary_crossentropy")
+    model.fit(x, rng.integers(0, 2, 256).astype(np.float32), epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, NeuMF) and isinstance(loaded.optimizer, LazyAdam)
+    assert isinstance(loaded.get_layer("mf_user_embedding"), LookedUpL2Embedding)
+    np.testing.assert_allclose(
+        loaded.score_users(np.arange(10), 8), model.score_users(np.arange(10), 8)
+    )

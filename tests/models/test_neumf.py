@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import tensorflow as tf
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 
 from ncf_movielens.models import neumf
 from ncf_movielens.models.checks import DegenerateModelError
 from ncf_movielens.models.lazy_adam import LazyAdam
 from ncf_movielens.models.neumf import (
+    LookedUpL2Embedding,
     NegativeSampler,
     NeuMF,
     build_neumf,
@@ -333,13 +335,30 @@ def test_saved_model_reloads_as_neumf_with_the_same_scores(overfit, tmp_path):
 # --- Embedding updates: dense (the notebook's), sparse, or chosen by size -------
 
 
-def test_auto_goes_sparse_once_the_tables_exceed_three_batches():
+def test_auto_goes_sparse_once_the_tables_exceed_four_batches():
     assert not sparse_updates("auto", 943, 1682, 16384)  # ml-100k
     assert not sparse_updates("auto", 6502, 11809, 16384)  # 1M synthetic
-    assert sparse_updates("auto", 32508, 26407, 16384)  # 5M synthetic: a tie
+    assert not sparse_updates("auto", 32508, 26407, 16384)  # 5M synthetic: a tie
     assert sparse_updates("auto", 162540, 59047, 16384)  # MovieLens 25M's shape
     assert sparse_updates("sparse", 10, 10, 16384)
     assert not sparse_updates("dense", 10**6, 10**6, 16)
+
+
+def test_the_looked_up_rows_penalty_counts_each_row_once():
+    layer = LookedUpL2Embedding(5, 2, row_l2=0.1)
+    ids = np.array([3, 1, 3, 3], np.int32)
+    with tf.GradientTape() as tape:
+        layer(ids)
+        penalty = sum(layer.losses)
+    table = layer.embeddings.numpy()
+    expected = 0.1 * (np.square(table[1]).sum() + np.square(table[3]).sum())
+    assert float(penalty) == pytest.approx(expected, rel=1e-5)
+    # On a looked-up row, the gradient a table-wide l2(0.1) gives; none elsewhere.
+    gradient = tf.convert_to_tensor(tape.gradient(penalty, layer.embeddings.value))
+    np.testing.assert_allclose(gradient.numpy()[[1, 3]], 0.2 * table[[1, 3]], rtol=1e-5)
+    assert not gradient.numpy()[[0, 2, 4]].any()
+    copy = LookedUpL2Embedding.from_config(layer.get_config())
+    assert copy.row_l2 == pytest.approx(0.1)
 
 
 def test_sparse_updates_learn_like_dense_ones(learned, train_matrix):
@@ -358,8 +377,10 @@ def test_sparse_updates_learn_like_dense_ones(learned, train_matrix):
         "dense",
     )
     assert isinstance(model.optimizer, LazyAdam)
-    assert not model.get_layer("mlp_user_embedding").embeddings_regularizer
-    assert model.get_layer("mlp_user_embedding").activity_regularizer is not None
+    embedding = model.get_layer("mlp_user_embedding")
+    assert isinstance(embedding, LookedUpL2Embedding)
+    assert embedding.embeddings_regularizer is None
+    assert embedding.row_l2 == params.ncf.model_options.reg_mlp
     assert pairwise_accuracy(model, train_matrix) > (
         pairwise_accuracy(dense_model, train_matrix) - 0.05
     )

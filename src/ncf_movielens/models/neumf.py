@@ -30,9 +30,10 @@ logger = logging.getLogger(__name__)
 #: ``embedding_updates: auto`` goes sparse once the embedding tables hold more
 #: rows (users + items) than this many batches. Measured per step on 2 cores
 #: (batch 16,384): dense 5.2 ms, sparse 8.5 ms at ml-100k's 2,625 rows; dense
-#: 7.5, sparse 12.1 at 18,311; both 12.2 at 58,915 (sparse from there); dense 52, sparse 23 at
+#: 7.5, sparse 12.1 at 18,311; both 12.2 at 58,915 (where dense ranks
+#: better); dense 52, sparse 23 at
 #: 221,587 (MovieLens 25M's); see README, "Speed and scale".
-SPARSE_FROM_BATCHES = 3
+SPARSE_FROM_BATCHES = 4
 
 
 def sparse_updates(mode: str, n_users: int, n_items: int, batch_size: int) -> bool:
@@ -72,6 +73,40 @@ class NeuMF(keras.Model):
         return scores
 
 
+@keras.saving.register_keras_serializable(package="ncf_movielens")
+class LookedUpL2Embedding(layers.Embedding):
+    """An embedding whose L2 penalty covers the distinct rows a batch looked up:
+    ``row_l2 * sum(e ** 2)`` over them, each row once however often it was
+    looked up. Its gradient on such a row is the one a table-wide
+    ``l2(row_l2)`` gives every row; rows the batch did not look up get none,
+    so the gradient stays sparse."""
+
+    def __init__(self, *args: Any, row_l2: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.row_l2 = float(row_l2)
+
+    def call(self, inputs):
+        outputs = super().call(inputs)
+        if self.row_l2:
+            ids = keras.ops.cast(keras.ops.reshape(inputs, (-1,)), "int32")
+            # How often each id occurs in this batch (a vector of the table's
+            # length: one number per row, not a row of weights).
+            counts = keras.ops.segment_sum(
+                keras.ops.ones_like(ids, dtype=outputs.dtype),
+                ids,
+                num_segments=self.input_dim,
+            )
+            norms = keras.ops.sum(keras.ops.square(outputs), axis=-1)
+            shares = keras.ops.reshape(
+                keras.ops.take(counts, ids), keras.ops.shape(norms)
+            )
+            self.add_loss(self.row_l2 * keras.ops.sum(norms / shares))
+        return outputs
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "row_l2": self.row_l2}
+
+
 def build_neumf(
     n_users: int,
     n_items: int,
@@ -88,10 +123,10 @@ def build_neumf(
 
     ``embedding_l2`` says what ``reg_mf`` and ``reg_mlp`` penalise: ``table``,
     every row of each embedding table at every step (the notebook's Keras
-    regulariser; it makes every embedding gradient dense); ``batch``, the rows
-    a batch looks up, ``reg * mean(sum(e ** 2))`` over the batch (a Keras
-    activity regulariser on the lookup), so an embedding gradient touches only
-    those rows.
+    regulariser; it makes every embedding gradient dense); ``batch``, the
+    distinct rows a batch looks up, each once (``LookedUpL2Embedding``): the
+    same gradient on those rows, none on the others, so an embedding gradient
+    touches only the looked-up rows.
 
     The notebook's Keras 2 code passed ``input_length=1`` to ``Embedding``; Keras 3
     has no such argument and scalar id inputs need no ``Flatten``.
@@ -108,16 +143,17 @@ def build_neumf(
         raise ValueError(f"embedding_l2 is {embedding_l2!r}: use table or batch")
 
     def embedding(name: str, count: int, dim: int, reg: float) -> layers.Embedding:
-        if embedding_l2 == "table":
-            penalty = {"embeddings_regularizer": l2(reg)}
-        else:
-            penalty = {"activity_regularizer": l2(reg) if reg else None}
+        if embedding_l2 == "batch":
+            return LookedUpL2Embedding(
+                count, dim, row_l2=reg, embeddings_initializer="random_normal",
+                name=name,
+            )  # fmt: skip
         return layers.Embedding(
             count,
             dim,
             embeddings_initializer="random_normal",
+            embeddings_regularizer=l2(reg),
             name=name,
-            **penalty,
         )
 
     mf_vector = layers.Multiply(name="gmf")(
