@@ -28,11 +28,10 @@ from ncf_movielens.parameters import NCF_METRICS, NCFModelOptions, NCFTrainingOp
 logger = logging.getLogger(__name__)
 
 #: ``embedding_updates: auto`` goes sparse once the embedding tables hold more
-#: rows (users + items) than this many batches. Measured per step on 2 cores
-#: (batch 16,384): dense 5.2 ms, sparse 8.5 ms at ml-100k's 2,625 rows; dense
-#: 7.5, sparse 12.1 at 18,311; both 12.2 at 58,915 (where dense ranks
-#: better); dense 52, sparse 23 at
-#: 221,587 (MovieLens 25M's); see README, "Speed and scale".
+#: rows (users + items) than this many batches. Per step on 2 cores, batch
+#: 16,384 (benchmarks/bench_ncf_step.py): dense 6.9 ms, sparse 14.2 at
+#: ml-100k's 2,625 rows; 9.2 and 27.4 at 18,311; 14.2 and 14.7 at 58,915
+#: (a tie); 66.3 and 23.5 at MovieLens 25M's 221,587.
 SPARSE_FROM_BATCHES = 4
 
 
