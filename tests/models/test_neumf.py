@@ -211,16 +211,20 @@ def test_negative_sampler_redraws_clashes_in_a_dense_catalogue(monkeypatch):
 # --- Training --------------------------------------------------------------------
 
 
+#: The training of ``learned``: negative sampling and two extra metrics.
+LEARNED = {
+    "epochs": 6,
+    "batch_size": 128,
+    "steps_per_execution": 4,
+    "learning_rate": 0.03,
+    "metrics": ["accuracy", "auc"],
+}
+
+
 @pytest.fixture(scope="module")
 def learned(train_matrix) -> tuple[NeuMF, dict[str, Any], Parameters]:
     """NeuMF trained with negative sampling and two extra metrics."""
-    params = ncf_params(
-        epochs=6,
-        batch_size=128,
-        steps_per_execution=4,
-        learning_rate=0.03,
-        metrics=["accuracy", "auc"],
-    )
+    params = ncf_params(**LEARNED)
     return (*train(train_matrix, params), params)
 
 
@@ -363,14 +367,7 @@ def test_the_looked_up_rows_penalty_counts_each_row_once():
 
 def test_sparse_updates_learn_like_dense_ones(learned, train_matrix):
     dense_model, dense_history, _ = learned
-    params = ncf_params(
-        epochs=6,
-        batch_size=128,
-        steps_per_execution=4,
-        learning_rate=0.03,
-        metrics=["accuracy", "auc"],
-        embedding_updates="sparse",
-    )
+    params = ncf_params(**LEARNED, embedding_updates="sparse")
     model, history = train(train_matrix, params)
     assert (history["embedding_updates"], dense_history["embedding_updates"]) == (
         "sparse",
